@@ -1,0 +1,138 @@
+// The Socket.IO side of the page: connect, subscribe to room "tasks" with the last seq
+// applied, and feed task_update events to the page in seq order, replaying any gap.
+// No REST call and no polling timer: catching up is done through the subscribe ack.
+
+const ACK_TIMEOUT_MS = 10000;
+const RECONNECTION_ATTEMPTS = 8;
+
+/**
+ * @param {Function} io  socket.io-client's io()
+ * @param {object} opts
+ * @param {number|null} opts.headSeq  the latest seq when the page was rendered
+ * @param {object} opts.on  callbacks:
+ *   event(ev, live)  apply one event; live is false for replayed events
+ *   snapshot(tasks)  re-render every row (only after refresh())
+ *   state(name, message)  "live" | "reconnecting" | "offline"
+ *   synced()  the page is known to be up to date
+ *   error(message)  a subscribe was refused or timed out
+ */
+export function createLive(io, { headSeq, on }) {
+  let lastSeq = Number.isInteger(headSeq) ? headSeq : null;
+  let syncing = false; // a subscribe is in flight: live events wait for its ack
+  let pending = []; // live events received while syncing or that revealed a gap
+  let generation = 0; // bumps per subscribe and on disconnect, so stale acks are dropped
+
+  const socket = io({
+    reconnectionAttempts: RECONNECTION_ATTEMPTS,
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 5000,
+  });
+
+  function apply(ev, live) {
+    if (lastSeq !== null && ev.seq <= lastSeq) return; // duplicate or already covered
+    on.event(ev, live);
+    lastSeq = ev.seq;
+  }
+
+  function subscribe(snapshot = false) {
+    if (!socket.connected) return false;
+    syncing = true;
+    const mine = ++generation;
+    const payload = { room: 'tasks', since: lastSeq, snapshot };
+    const done = (err, ack) => {
+      if (mine !== generation) return;
+      syncing = false;
+      if (err || !ack || ack.ok !== true) {
+        pending = []; // the next live event or reconnect will resync from lastSeq
+        on.error(err ? 'sync timed out' : (ack && ack.error) || 'subscribe refused');
+        return;
+      }
+      if (snapshot && Array.isArray(ack.tasks)) on.snapshot(ack.tasks);
+      // Events that arrived live while we waited still deserve their toast.
+      const liveSeqs = new Set(pending.map((ev) => ev.seq));
+      for (const ev of ack.events || []) apply(ev, liveSeqs.has(ev.seq));
+      if (Number.isInteger(ack.head)) lastSeq = lastSeq === null ? ack.head : Math.max(lastSeq, ack.head);
+      on.synced();
+      drain(true);
+    };
+    if (typeof socket.timeout === 'function') {
+      socket.timeout(ACK_TIMEOUT_MS).emit('subscribe', payload, done);
+    } else {
+      socket.emit('subscribe', payload, (ack) => done(null, ack));
+    }
+    return true;
+  }
+
+  // Apply buffered live events in seq order. A gap asks for a replay, except right after
+  // one (the server then already told us its head, so re-asking could only loop).
+  function drain(afterSync) {
+    pending.sort((a, b) => a.seq - b.seq);
+    while (pending.length) {
+      const ev = pending[0];
+      if (lastSeq !== null && ev.seq > lastSeq + 1 && !afterSync) {
+        subscribe();
+        return;
+      }
+      pending.shift();
+      apply(ev, true);
+    }
+  }
+
+  socket.on('task_update', (ev) => {
+    if (!ev || !Number.isInteger(ev.seq)) return;
+    if (syncing) {
+      pending.push(ev);
+      return;
+    }
+    if (lastSeq !== null && ev.seq <= lastSeq) return;
+    if (lastSeq !== null && ev.seq > lastSeq + 1) {
+      pending.push(ev);
+      subscribe(); // the replay covers this event too
+      return;
+    }
+    apply(ev, true);
+    on.synced();
+  });
+
+  socket.on('connect', () => {
+    on.state('live');
+    subscribe();
+  });
+
+  socket.on('disconnect', (reason) => {
+    syncing = false;
+    generation++;
+    // socket.active is false when nothing will retry (server kicked us, or we left).
+    if (socket.active) on.state('reconnecting', `disconnected: ${reason}`);
+    else on.state('offline', reason === 'io server disconnect' ? 'disconnected by the server' : 'disconnected');
+  });
+
+  socket.on('connect_error', (err) => {
+    // An inactive socket here was refused by the server (e.g. not signed in): no retry.
+    if (socket.active) on.state('reconnecting', err.message);
+    else on.state('offline', `connection refused: ${err.message}`);
+  });
+
+  socket.io.on('reconnect_attempt', (attempt) => {
+    on.state('reconnecting', `attempt ${attempt} of ${RECONNECTION_ATTEMPTS}`);
+  });
+
+  socket.io.on('reconnect_failed', () => {
+    on.state('offline', 'cannot reach the server');
+  });
+
+  return {
+    socket,
+    get lastSeq() {
+      return lastSeq;
+    },
+    /** Ask for a snapshot of every task plus missed events; false when not connected. */
+    refresh() {
+      return subscribe(true);
+    },
+    reconnect() {
+      on.state('reconnecting', 'connecting');
+      socket.connect();
+    },
+  };
+}

@@ -1,0 +1,40 @@
+"""Taskpulse's web application: ``create_app`` wires config, extensions, views and handlers."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from .config import ROOT, Config
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask app. Only wires: no database work, no network."""
+    from . import cli, sockets
+    from .extensions import db, socketio
+    from .views import api, pages
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_mapping(Config().as_dict())
+    app.config["NODE_MODULES"] = str(ROOT / "node_modules")
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    db.init_app(app)
+    socketio.init_app(
+        app,
+        message_queue=app.config["REDIS_URL"],
+        async_mode=app.config["ASYNC_MODE"],
+        cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
+    )
+    sockets.register(socketio)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.add_url_rule("/healthz", "healthz", api.healthz)
+    cli.register(app)
+    return app

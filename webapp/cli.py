@@ -1,0 +1,170 @@
+"""``flask --app wsgi ...`` commands: one group per concern (db, tasks, events)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from . import dispatch, tasks
+from .errors import ApiError
+from .extensions import db
+from .seed import EXAMPLE_TASKS
+
+db_cli = AppGroup("db", help="Database schema.")
+tasks_cli = AppGroup("tasks", help="List, create and run tasks.")
+events_cli = AppGroup("events", help="Watch the live event stream.")
+
+
+def _fail(exc: ApiError) -> None:
+    field = f" ({exc.field})" if exc.field else ""
+    raise click.ClickException(f"{exc.message}{field}")
+
+
+@db_cli.command("create")
+@click.option("--seed/--no-seed", default=False, help="Add the example tasks to an empty database.")
+def db_create(seed: bool) -> None:
+    """Create missing tables (idempotent), optionally seeding example tasks."""
+    os.makedirs(os.path.join(os.path.dirname(__file__), "..", "instance"), exist_ok=True)
+    db.create_all()
+    click.echo("database schema ready")
+    if seed and not tasks.list_tasks():
+        for spec in EXAMPLE_TASKS:
+            tasks.create_task(spec)
+        click.echo(f"seeded {len(EXAMPLE_TASKS)} example tasks")
+
+
+@tasks_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def tasks_list(as_json: bool) -> None:
+    """List tasks with their last status."""
+    rows = [t.to_dict() for t in tasks.list_tasks()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'ID':>4}  {'NAME':<32} {'KIND':<7} {'LAST STATUS':<12} LAST RUN")
+    for row in rows:
+        click.echo(
+            f"{row['id']:>4}  {row['name'][:32]:<32} {row['kind']:<7} "
+            f"{row['last_status'] or '-':<12} {row['last_run_at'] or '-'}"
+        )
+
+
+@tasks_cli.command("create")
+@click.argument("name")
+@click.option("--command", "command", help="Shell command (kind shell).")
+@click.option("--callable", "target", help="module:function (kind python).")
+@click.option("--description", default="")
+@click.option("--timeout", type=int, default=300, show_default=True)
+def tasks_create(name: str, command: str | None, target: str | None, description: str, timeout: int) -> None:
+    """Create a shell task (--command) or a python task (--callable)."""
+    if bool(command) == bool(target):
+        raise click.UsageError("give exactly one of --command or --callable")
+    spec: dict[str, Any] = {"name": name, "description": description, "timeout": timeout}
+    if command:
+        spec.update(kind="shell", config={"command": command})
+    else:
+        spec.update(kind="python", config={"callable": target, "kwargs": {}})
+    try:
+        task = tasks.create_task(spec)
+    except ApiError as exc:
+        _fail(exc)
+    click.echo(f"created task {task.id}: {task.name}")
+
+
+@tasks_cli.command("run")
+@click.argument("task")
+def tasks_run(task: str) -> None:
+    """Run a task now (by id or name), as the page's Run Now does."""
+    found = next((t for t in tasks.list_tasks() if str(t.id) == task or t.name == task), None)
+    if found is None:
+        raise click.ClickException(f"no task with id or name {task!r}")
+    try:
+        result = dispatch.dispatch(found.id, "manual")
+    except ApiError as exc:
+        _fail(exc)
+    click.echo(f"queued run {result['run_id']} as job {result['job_id']}")
+
+
+def _format_event(event: dict[str, Any]) -> str:
+    parts = [
+        f"#{event['seq']}",
+        event.get("emitted_at") or "",
+        f"task {event['task_id']} {event['task_name']!r}",
+        f"run {event['run_id']}",
+        event["status"],
+    ]
+    if event.get("duration_ms") is not None:
+        parts.append(f"{event['duration_ms']} ms")
+    if event.get("error"):
+        parts.append(f"error: {event['error']}")
+    return "  ".join(parts)
+
+
+@events_cli.command("watch")
+@click.option("--url", default=lambda: f"http://127.0.0.1:{os.environ.get('PORT', '5000')}",
+              show_default="http://127.0.0.1:$PORT", help="The Taskpulse server.")
+@click.option("--room", default="tasks", show_default=True, help="'tasks' or 'task:<id>'.")
+@click.option("--since", type=int, default=None, help="Replay events after this seq first.")
+@click.option("--json", "as_json", is_flag=True, help="Print each event as one JSON line.")
+@click.option("--count", type=int, default=0, help="Exit after this many events (0: never).")
+def events_watch(url: str, room: str, since: int | None, as_json: bool, count: int) -> None:
+    """Print task_update events live, as the scheduler page receives them."""
+    import socketio
+
+    client = socketio.Client(reconnection=True)
+    state = {"last": since, "seen": 0}
+    done = threading.Event()
+
+    def show(event: dict[str, Any]) -> None:
+        if state["last"] is not None and event["seq"] <= state["last"]:
+            return
+        state["last"] = event["seq"]
+        click.echo(json.dumps(event) if as_json else _format_event(event))
+        sys.stdout.flush()
+        state["seen"] += 1
+        if count and state["seen"] >= count:
+            done.set()
+
+    @client.on("connect")
+    def _connected() -> None:
+        ack = client.call("subscribe", {"room": room, "since": state["last"]}, timeout=10)
+        if not ack.get("ok"):
+            click.echo(f"subscribe refused: {ack.get('error')}", err=True)
+            done.set()
+            return
+        click.echo(f"# connected to {url}, room {room}, head seq {ack['head']}", err=True)
+        if state["last"] is None:
+            state["last"] = ack["head"]
+        for event in ack["events"]:
+            show(event)
+
+    @client.on("disconnect")
+    def _disconnected(*_: Any) -> None:
+        if not done.is_set():
+            click.echo("# disconnected, reconnecting...", err=True)
+
+    client.on("task_update", show)
+    try:
+        client.connect(url, wait_timeout=10)
+    except socketio.exceptions.ConnectionError as exc:
+        raise click.ClickException(f"cannot connect to {url}: {exc}") from None
+    try:
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.disconnect()
+
+
+def register(app: Flask) -> None:
+    """Add the command groups to the app's CLI."""
+    app.cli.add_command(db_cli)
+    app.cli.add_command(tasks_cli)
+    app.cli.add_command(events_cli)

@@ -1,0 +1,44 @@
+"""Configuration read from the environment, with embedded defaults for `make run`."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_database_url() -> str:
+    instance = ROOT / "instance"
+    return f"sqlite:///{instance / 'taskpulse.db'}"
+
+
+class Config:
+    """Settings for one Taskpulse process, taken from environment variables.
+
+    Read at construction time (not import time) so tests can set the environment first.
+    """
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.SECRET_KEY = env.get("SECRET_KEY") or secrets.token_hex(32)
+        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or _default_database_url()
+        self.REDIS_URL = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        self.ASYNC_MODE = env.get("ASYNC_MODE", "eventlet")
+        origins = env.get("CORS_ALLOWED_ORIGINS", "").strip()
+        # None means "same origin only" to python-engineio; never '*' or [].
+        self.CORS_ALLOWED_ORIGINS = [o.strip() for o in origins.split(",") if o.strip()] or None
+        self.RQ_QUEUE = env.get("TASKPULSE_QUEUE", "taskpulse")
+        self.PYTHON_ALLOWED_MODULES = [
+            m.strip()
+            for m in env.get("TASKPULSE_PYTHON_MODULES", "worker.examples").split(",")
+            if m.strip()
+        ]
+        self.SHELL_ENABLED = env.get("TASKPULSE_SHELL_ENABLED", "1") not in ("0", "false", "no")
+        self.OUTPUT_TAIL_BYTES = int(env.get("TASKPULSE_OUTPUT_TAIL_BYTES", str(64 * 1024)))
+        self.REPLAY_LIMIT = int(env.get("TASKPULSE_REPLAY_LIMIT", "1000"))
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    def as_dict(self) -> dict:
+        """The settings as a mapping for ``app.config.from_mapping``."""
+        return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -1,0 +1,139 @@
+"""The ``task_update`` event: its shape, its rooms, publishing it and replaying it.
+
+This module owns the event name and the payload; nothing else builds either.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import socketio as sio
+from flask import current_app
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Event, Task, TaskRun
+from .timeutil import iso, utcnow
+
+log = logging.getLogger(__name__)
+
+EVENT_NAME = "task_update"
+ALL_TASKS_ROOM = "tasks"
+MESSAGE_QUEUE_CHANNEL = "flask-socketio"  # Flask-SocketIO's default channel
+
+
+def task_room(task_id: int) -> str:
+    """The room that receives only one task's updates."""
+    return f"task:{task_id}"
+
+
+def parse_room(room: Any) -> tuple[str, int | None] | None:
+    """Return ("tasks", None) or ("task", id) for a valid room name, else None."""
+    if room == ALL_TASKS_ROOM:
+        return ("tasks", None)
+    if isinstance(room, str) and room.startswith("task:"):
+        tail = room[len("task:"):]
+        if tail.isdigit() and len(tail) <= 12:
+            return ("task", int(tail))
+    return None
+
+
+def build_payload(seq: int, task: Task, run: TaskRun) -> dict[str, Any]:
+    """The ``task_update`` payload for ``run`` as of now (docs/protocol.md)."""
+    return {
+        "seq": seq,
+        "task_id": task.id,
+        "task_name": task.name,
+        "run_id": run.id,
+        "job_id": run.job_id,
+        "status": run.status,
+        "trigger": run.trigger,
+        "progress": run.progress,
+        "queued_at": iso(run.queued_at),
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "duration_ms": run.duration_ms,
+        "error": run.error,
+        "last_run_at": iso(task.last_run_at),
+        "next_run_at": iso(task.next_run_at),
+        "last_status": task.last_status,
+        "emitted_at": None,  # stamped at publish time
+    }
+
+
+def record(task: Task, run: TaskRun) -> Event:
+    """Add the event row for the run's current state to the session (no commit).
+
+    The row id becomes ``seq``, so the row is flushed to learn it. On PostgreSQL a
+    transaction-scoped advisory lock makes event ids commit in id order, so a client
+    replaying ``since`` a seq can never miss a lower seq that commits later.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(db.text("SELECT pg_advisory_xact_lock(7240917)"))
+    event = Event(task_id=task.id, run_id=run.id, name=EVENT_NAME, payload={})
+    db.session.add(event)
+    db.session.flush()
+    event.payload = build_payload(event.id, task, run)
+    return event
+
+
+class _EmitterHolder:
+    """One write-only Socket.IO emitter per process (rebuilt after a fork is not needed:
+    redis-py reopens its pool in a child)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._emitter: sio.RedisManager | None = None
+        self._url: str | None = None
+
+    def get(self, redis_url: str) -> sio.RedisManager:
+        with self._lock:
+            if self._emitter is None or self._url != redis_url:
+                self._emitter = sio.RedisManager(
+                    redis_url, channel=MESSAGE_QUEUE_CHANNEL, write_only=True
+                )
+                self._url = redis_url
+            return self._emitter
+
+
+_holder = _EmitterHolder()
+
+
+def emitter() -> sio.RedisManager:
+    """This process's write-only emitter for the Socket.IO message queue."""
+    return _holder.get(current_app.config["REDIS_URL"])
+
+
+def publish(payload: dict[str, Any]) -> dict[str, Any]:
+    """Send a committed event to room ``tasks`` and its task's room.
+
+    A failed publish is logged and swallowed: the event row is already committed and
+    clients fetch it through ``subscribe`` replay when they notice the gap.
+    """
+    payload = dict(payload, emitted_at=iso(utcnow(), millis=True))
+    rooms = [ALL_TASKS_ROOM, task_room(payload["task_id"])]
+    try:
+        emitter().emit(EVENT_NAME, payload, namespace="/", room=rooms)
+    except Exception:  # the emitter may raise on a dead Redis; the row is the truth
+        log.exception("run %s: publish of seq %s failed", payload.get("run_id"), payload["seq"])
+    return payload
+
+
+def head_seq() -> int:
+    """The latest event seq (0 when the log is empty)."""
+    value = db.session.execute(select(db.func.max(Event.id))).scalar()
+    return int(value or 0)
+
+
+def replay(room: str, since: int, limit: int) -> list[dict[str, Any]]:
+    """Events after ``since`` for ``room``, oldest first, at most ``limit``."""
+    parsed = parse_room(room)
+    query = select(Event).where(Event.id > since, Event.name == EVENT_NAME)
+    if parsed and parsed[0] == "task":
+        query = query.where(Event.task_id == parsed[1])
+    rows = db.session.execute(query.order_by(Event.id).limit(limit)).scalars()
+    sent_at = iso(utcnow(), millis=True)
+    return [dict(row.payload, emitted_at=sent_at) for row in rows]
+
+

@@ -1,0 +1,128 @@
+"""Database models: tasks, their runs, and the event log whose row id is the event ``seq``."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+from .timeutil import iso, utcnow
+
+ACTIVE_STATUSES = ("queued", "running", "retrying")
+TERMINAL_STATUSES = ("success", "failed", "stopped", "canceled", "skipped")
+STATUSES = ACTIVE_STATUSES + TERMINAL_STATUSES
+TRIGGERS = ("manual", "schedule", "retry")
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+EventId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Task(db.Model):
+    """A job definition an operator can run now or on a schedule."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    config: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    schedule: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
+    enabled: Mapped[bool] = mapped_column(nullable=False, default=True)
+    timeout: Mapped[int] = mapped_column(Integer, nullable=False, default=300)
+    retries: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    overlap: Mapped[str] = mapped_column(String(10), nullable=False, default="skip")
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    runs: Mapped[list["TaskRun"]] = relationship(
+        back_populates="task", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The task as the JSON API reads and writes it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "config": self.config,
+            "description": self.description,
+            "schedule": self.schedule,
+            "timezone": self.timezone,
+            "enabled": self.enabled,
+            "timeout": self.timeout,
+            "retries": self.retries,
+            "overlap": self.overlap,
+            "last_run_at": iso(self.last_run_at),
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+            "next_run_at": iso(self.next_run_at),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+class TaskRun(db.Model):
+    """One execution of a task, from queued to a terminal status."""
+
+    __tablename__ = "task_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    job_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    trigger: Mapped[str] = mapped_column(String(20), nullable=False, default="manual")
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="queued", index=True)
+    progress: Mapped[int | None] = mapped_column(Integer)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    output: Mapped[str | None] = mapped_column(Text)
+
+    task: Mapped[Task] = relationship(back_populates="runs")
+
+    def to_dict(self, with_output: bool = False) -> dict[str, Any]:
+        """The run as the JSON API shows it."""
+        data = {
+            "id": self.id,
+            "task_id": self.task_id,
+            "job_id": self.job_id,
+            "trigger": self.trigger,
+            "status": self.status,
+            "progress": self.progress,
+            "queued_at": iso(self.queued_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+            "exit_code": self.exit_code,
+        }
+        if with_output:
+            data["output"] = self.output
+        return data
+
+
+class Event(db.Model):
+    """The event log: one row per ``task_update``; ``id`` is the event's ``seq``."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    task_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(40), nullable=False, default="task_update")
+    payload: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

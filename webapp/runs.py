@@ -1,0 +1,126 @@
+"""The run state machine. ``update_task_status`` is the only way a run changes state."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from . import events
+from .extensions import db
+from .models import TERMINAL_STATUSES, Task, TaskRun
+from .timeutil import as_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+# Allowed moves; anything else is a late or duplicate report and is ignored, so a
+# run never goes backwards (a "running" arriving after "success" changes nothing).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "queued": frozenset({"running", "canceled", "failed", "stopped", "skipped"}),
+    "running": frozenset({"success", "failed", "stopped", "retrying"}),
+    "retrying": frozenset({"queued", "running", "canceled", "failed", "stopped"}),
+}
+
+
+class UnknownRun(LookupError):
+    """Raised when a status update names a run that does not exist."""
+
+
+def job_id_for(run_id: int) -> str:
+    """The RQ job id of a run, readable in ``rq info``."""
+    return f"run-{run_id}"
+
+
+def run_id_from_job_id(job_id: str | None) -> int | None:
+    """Inverse of :func:`job_id_for`; None for jobs that are not Taskpulse runs."""
+    if job_id and job_id.startswith("run-") and job_id[4:].isdigit():
+        return int(job_id[4:])
+    return None
+
+
+def open_run(task: Task, trigger: str) -> tuple[TaskRun, dict[str, Any]]:
+    """Create a queued run and its event row in the current transaction (no commit).
+
+    Returns the run and the event payload to publish once the caller has committed.
+    """
+    now = utcnow()
+    run = TaskRun(task=task, trigger=trigger, status="queued", queued_at=now)
+    db.session.add(run)
+    db.session.flush()
+    run.job_id = job_id_for(run.id)
+    task.last_run_at = now
+    task.last_status = "queued"
+    event = events.record(task, run)
+    return run, event.payload
+
+
+def update_task_status(
+    run_id: int,
+    status: str,
+    *,
+    error: str | None = None,
+    output: str | None = None,
+    exit_code: int | None = None,
+    progress: int | None = None,
+) -> dict[str, Any] | None:
+    """Move run ``run_id`` to ``status``, commit, then publish ``task_update``.
+
+    Writes the run, the task's ``last_run_at``/``last_status``/``last_error`` and the
+    event row in one transaction. Returns the published payload, or None when the move
+    is not allowed from the run's current status (nothing is written then).
+
+    Raises:
+        UnknownRun: no run has this id.
+    """
+    run = db.session.get(TaskRun, run_id, with_for_update=True)
+    if run is None:
+        db.session.rollback()
+        raise UnknownRun(run_id)
+    if status not in TRANSITIONS.get(run.status, frozenset()):
+        log.info("run %s: ignoring %s -> %s", run_id, run.status, status)
+        db.session.rollback()
+        return None
+
+    now = utcnow()
+    task = run.task
+    run.status = status
+    if status == "running":
+        run.started_at = now
+    if progress is not None:
+        run.progress = progress
+    if output is not None:
+        run.output = output
+    if exit_code is not None:
+        run.exit_code = exit_code
+    if status in TERMINAL_STATUSES:
+        run.finished_at = now
+        started = as_utc(run.started_at)
+        if started is not None:
+            run.duration_ms = int((now - started).total_seconds() * 1000)
+        run.error = error if status != "success" else None
+        if status == "success":
+            run.progress = 100
+    elif error is not None:
+        run.error = error
+
+    if _is_latest_run(task, run):
+        if status == "running":
+            task.last_run_at = now
+        task.last_status = status
+        if status == "success":
+            task.last_error = None
+        elif status == "failed":
+            task.last_error = run.error
+    event = events.record(task, run)
+    payload = event.payload
+    db.session.commit()
+    log.info("run %s: %s (seq %s)", run_id, status, payload["seq"])
+    return events.publish(payload)
+
+
+def _is_latest_run(task: Task, run: TaskRun) -> bool:
+    """True when no newer run of the task exists, so the task's fields follow this run."""
+    newest = db.session.execute(
+        select(db.func.max(TaskRun.id)).where(TaskRun.task_id == task.id)
+    ).scalar()
+    return newest is None or run.id >= newest

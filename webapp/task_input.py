@@ -1,0 +1,141 @@
+"""Validation of task fields as the JSON API and the CLI receive them."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, Callable
+
+from flask import current_app
+
+from .errors import ValidationError
+from .schedules import validate_schedule, zone
+
+KINDS = ("shell", "python")
+OVERLAP_POLICIES = ("skip", "allow", "queue")
+MAX_TIMEOUT = 7 * 24 * 3600
+_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+WRITABLE = (
+    "name", "kind", "config", "description", "schedule", "timezone",
+    "enabled", "timeout", "retries", "overlap",
+)
+DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "schedule": None,
+    "timezone": "UTC",
+    "enabled": True,
+    "timeout": 300,
+    "retries": None,
+    "overlap": "skip",
+}
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("must be a string", "name")
+    name = value.strip()
+    if not name or len(name) > 200:
+        raise ValidationError("must be 1 to 200 characters", "name")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        raise ValidationError("must not contain control characters", "name")
+    return name
+
+
+def _shell_config(config: dict) -> dict:
+    if not current_app.config["SHELL_ENABLED"]:
+        raise ValidationError("the shell kind is switched off on this server", "kind")
+    command = config.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise ValidationError("a non-empty command is required", "config.command")
+    if len(command) > 10_000 or "\x00" in command:
+        raise ValidationError("must be under 10,000 characters, without NUL", "config.command")
+    return {"command": command}
+
+
+def _python_config(config: dict) -> dict:
+    target = config.get("callable")
+    if not isinstance(target, str) or not _CALLABLE.match(target):
+        raise ValidationError("must look like 'module:function'", "config.callable")
+    module = target.split(":", 1)[0]
+    allowed = current_app.config["PYTHON_ALLOWED_MODULES"]
+    if module not in allowed:
+        raise ValidationError(
+            f"module {module!r} is not allowed (allowed: {', '.join(allowed) or 'none'})",
+            "config.callable",
+        )
+    kwargs = config.get("kwargs", {})
+    if kwargs is None:
+        kwargs = {}
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise ValidationError("must be an object", "config.kwargs")
+    return {"callable": target, "kwargs": kwargs}
+
+
+CONFIG_VALIDATORS: dict[str, Callable[[dict], dict]] = {
+    "shell": _shell_config,
+    "python": _python_config,
+}
+
+
+def _int(value: Any, field: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValidationError(f"must be a whole number from {low} to {high}", field)
+    return value
+
+
+def _retries(value: Any) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValidationError("must be null or {\"max\": n, \"backoff\": [seconds, ...]}", "retries")
+    maximum = _int(value.get("max"), "retries.max", 0, 10)
+    backoff = value.get("backoff", [])
+    if not isinstance(backoff, list) or len(backoff) > 10:
+        raise ValidationError("must be a list of at most 10 delays in seconds", "retries.backoff")
+    delays = [_int(b, "retries.backoff", 0, 86400) for b in backoff]
+    return {"max": maximum, "backoff": delays}
+
+
+def clean_task(data: Any, existing: dict | None = None) -> dict[str, Any]:
+    """Validate a create (``existing`` None) or a partial update of a task.
+
+    Returns the full set of writable fields after the change.
+
+    Raises:
+        ValidationError: naming the first bad field.
+    """
+    if not isinstance(data, dict):
+        raise ValidationError("the body must be a JSON object")
+    unknown = sorted(set(data) - set(WRITABLE))
+    if unknown:
+        raise ValidationError(f"unknown or read-only field {unknown[0]!r}", unknown[0])
+    merged = dict(DEFAULTS) if existing is None else dict(existing)
+    merged.update(data)
+    for required in ("name", "kind", "config"):
+        if required not in merged:
+            raise ValidationError("is required", required)
+
+    out: dict[str, Any] = {"name": _name(merged["name"])}
+    if merged["kind"] not in KINDS:
+        raise ValidationError(f"must be one of {', '.join(KINDS)}", "kind")
+    out["kind"] = merged["kind"]
+    if not isinstance(merged["config"], dict):
+        raise ValidationError("must be an object", "config")
+    out["config"] = CONFIG_VALIDATORS[out["kind"]](merged["config"])
+    description = merged["description"]
+    if description is None:
+        description = ""
+    if not isinstance(description, str) or len(description) > 10_000:
+        raise ValidationError("must be a string of at most 10,000 characters", "description")
+    out["description"] = description
+    zone(merged["timezone"])
+    out["timezone"] = merged["timezone"]
+    out["schedule"] = validate_schedule(merged["schedule"])
+    if not isinstance(merged["enabled"], bool):
+        raise ValidationError("must be true or false", "enabled")
+    out["enabled"] = merged["enabled"]
+    out["timeout"] = _int(merged["timeout"], "timeout", 1, MAX_TIMEOUT)
+    out["retries"] = _retries(merged["retries"])
+    if merged["overlap"] not in OVERLAP_POLICIES:
+        raise ValidationError(f"must be one of {', '.join(OVERLAP_POLICIES)}", "overlap")
+    out["overlap"] = merged["overlap"]
+    return out

@@ -1,0 +1,151 @@
+"""The JSON API under /api. Errors are ``{"error": {"code", "message", "field"?}}``."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from .. import dispatch, events, tasks
+from ..errors import ApiError, NotFound, ValidationError
+from ..extensions import db
+from ..models import Event, TaskRun
+from ..schedules import preview, validate_schedule, zone
+from ..timeutil import iso, parse_iso, utcnow
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    return jsonify(exc.to_dict()), exc.status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    body = {"error": {"code": (exc.name or "error").lower().replace(" ", "_"), "message": exc.description}}
+    return jsonify(body), exc.code
+
+
+def _json_body() -> Any:
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ValidationError("the body must be JSON (Content-Type: application/json)")
+    return data
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValidationError(f"must be a whole number from {low} to {high}", name)
+    return int(raw)
+
+
+@bp.get("/tasks")
+def list_tasks():
+    """All tasks."""
+    return jsonify({"tasks": [t.to_dict() for t in tasks.list_tasks()]})
+
+
+@bp.post("/tasks")
+def create_task():
+    """Create a task; 201 with the task."""
+    task = tasks.create_task(_json_body())
+    return jsonify(task.to_dict()), 201
+
+
+@bp.get("/tasks/<int:task_id>")
+def get_task(task_id: int):
+    """One task."""
+    return jsonify(tasks.get_task(task_id).to_dict())
+
+
+@bp.patch("/tasks/<int:task_id>")
+def update_task(task_id: int):
+    """Change some fields of a task."""
+    return jsonify(tasks.update_task(task_id, _json_body()).to_dict())
+
+
+@bp.delete("/tasks/<int:task_id>")
+def delete_task(task_id: int):
+    """Delete a task and its runs."""
+    tasks.delete_task(task_id)
+    return "", 204
+
+
+@bp.post("/tasks/<int:task_id>/run")
+def run_task(task_id: int):
+    """Run Now: 202 with ``{"run_id", "job_id", "status": "queued"}``."""
+    return jsonify(dispatch.dispatch(task_id, "manual")), 202
+
+
+@bp.get("/tasks/<int:task_id>/runs")
+def task_runs(task_id: int):
+    """The task's runs, newest first (``limit``, ``before`` run id for paging)."""
+    tasks.get_task(task_id)
+    limit = _int_arg("limit", 50, 1, 500)
+    query = select(TaskRun).where(TaskRun.task_id == task_id)
+    before = request.args.get("before")
+    if before is not None:
+        query = query.where(TaskRun.id < _int_arg("before", 0, 0, 2**62))
+    runs = db.session.execute(query.order_by(TaskRun.id.desc()).limit(limit)).scalars()
+    return jsonify({"runs": [r.to_dict() for r in runs]})
+
+
+@bp.get("/runs/<int:run_id>")
+def get_run(run_id: int):
+    """One run, with its kept output tail."""
+    run = db.session.get(TaskRun, run_id)
+    if run is None:
+        raise NotFound(f"no run with id {run_id}")
+    return jsonify(run.to_dict(with_output=True))
+
+
+@bp.get("/events")
+def list_events():
+    """Events after ``since`` (all tasks), oldest first, for scripts and audits."""
+    since = _int_arg("since", 0, 0, 2**62)
+    limit = _int_arg("limit", 500, 1, 5000)
+    return jsonify({"head": events.head_seq(), "events": events.replay("tasks", since, limit)})
+
+
+@bp.get("/schedule/preview")
+def schedule_preview():
+    """The next fire times of a cron or interval schedule, without saving anything."""
+    tz = request.args.get("timezone", "UTC")
+    zone(tz)
+    if "cron" in request.args:
+        schedule = validate_schedule({"type": "cron", "expr": request.args["cron"]})
+    elif "interval" in request.args:
+        schedule = validate_schedule(
+            {"type": "interval", "seconds": _int_arg("interval", 0, 1, 366 * 86400)}
+        )
+    else:
+        raise ValidationError("give cron=<expr> or interval=<seconds>", "cron")
+    after = utcnow()
+    if request.args.get("after"):
+        try:
+            after = parse_iso(request.args["after"])
+        except ValueError:
+            raise ValidationError("must be an ISO-8601 instant", "after") from None
+    count = _int_arg("count", 5, 1, 50)
+    return jsonify({"fires": [iso(f) for f in preview(schedule, tz, after, count)]})
+
+
+def healthz():
+    """Liveness and dependencies: database and Redis reachable."""
+    status: dict[str, Any] = {"ok": True}
+    try:
+        db.session.execute(select(Event.id).limit(1))
+        status["database"] = "ok"
+    except Exception as exc:  # report, don't raise: this is a health probe
+        status.update(ok=False, database=str(exc)[:200])
+    try:
+        dispatch.redis_connection().ping()
+        status["redis"] = "ok"
+    except Exception as exc:
+        status.update(ok=False, redis=str(exc)[:200])
+    return jsonify(status), 200 if status["ok"] else 503

@@ -1,0 +1,31 @@
+"""Entry point: ``python wsgi.py`` serves Taskpulse; ``flask --app wsgi`` runs its CLI.
+
+The async library is patched here, first, and nowhere else (never in the worker).
+"""
+import os
+import sys
+
+ASYNC_MODE = os.environ.get("ASYNC_MODE", "eventlet")
+# Imported by `flask --app wsgi ...` (flask is loaded already): a CLI process, not a
+# server, so it must not be patched late; it uses plain threads.
+UNDER_FLASK_CLI = "flask" in sys.modules
+
+if not UNDER_FLASK_CLI and ASYNC_MODE == "eventlet":
+    import eventlet
+
+    eventlet.monkey_patch()
+elif not UNDER_FLASK_CLI and ASYNC_MODE == "gevent":
+    from gevent import monkey
+
+    monkey.patch_all()
+
+from webapp import create_app  # noqa: E402
+from webapp.extensions import socketio  # noqa: E402
+
+app = create_app({"ASYNC_MODE": "threading"} if UNDER_FLASK_CLI else None)
+
+if __name__ == "__main__":
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "5000"))
+    print(f"Taskpulse serving on http://{host}:{port} ({ASYNC_MODE})", flush=True)
+    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
