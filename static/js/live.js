@@ -51,6 +51,12 @@ export function createLive(io, { headSeq, on }) {
       // Events that arrived live while we waited still deserve their toast.
       const liveSeqs = new Set(pending.map((ev) => ev.seq));
       for (const ev of ack.events || []) apply(ev, liveSeqs.has(ev.seq));
+      if (ack.truncated && (ack.events || []).length) {
+        // More were missed than one ack carries: ask again from the last seq applied
+        // (jumping to head here would skip the rest). Held live events stay pending.
+        subscribe();
+        return;
+      }
       if (Number.isInteger(ack.head)) lastSeq = lastSeq === null ? ack.head : Math.max(lastSeq, ack.head);
       on.synced();
       drain(true);

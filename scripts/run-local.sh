@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# `make run`: database schema and example tasks, a private Redis when none is
+# reachable, then web + worker + scheduler in the foreground (Ctrl-C stops all).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+export PORT="${PORT:-5000}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+mkdir -p instance
+if [ -z "${SECRET_KEY:-}" ]; then
+  # Kept in instance/ so sessions survive a restart.
+  [ -s instance/secret_key ] || python -c 'import secrets; print(secrets.token_hex(32))' > instance/secret_key
+  SECRET_KEY="$(cat instance/secret_key)"
+  export SECRET_KEY
+fi
+
+redis_up() {
+  python - "$REDIS_URL" <<'PY'
+import sys
+import redis
+try:
+    redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()
+except Exception:
+    sys.exit(1)
+PY
+}
+
+if ! redis_up; then
+  if ! command -v redis-server >/dev/null; then
+    echo "Redis is not reachable at $REDIS_URL and redis-server is not installed." >&2
+    echo "Install it (apt-get install redis-server) or set REDIS_URL." >&2
+    exit 1
+  fi
+  port="$(python -c 'import sys; from urllib.parse import urlparse; print(urlparse(sys.argv[1]).port or 6379)' "$REDIS_URL")"
+  echo "Redis not reachable at $REDIS_URL: starting a private redis-server on port $port"
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$PWD/instance" \
+    --logfile "$PWD/instance/redis.log" &
+  redis_pid=$!
+  trap 'kill $redis_pid 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do redis_up && break; sleep 0.1; done
+fi
+
+flask --app wsgi db create --seed
+echo
+echo "  Taskpulse is starting on http://127.0.0.1:$PORT/  (Ctrl-C stops web, worker and scheduler)"
+echo
+honcho start -f Procfile
