@@ -47,11 +47,15 @@ export function createLive(io, { headSeq, on }) {
         on.error(err ? 'sync timed out' : (ack && ack.error) || 'subscribe refused');
         return;
       }
-      if (snapshot && Array.isArray(ack.tasks)) on.snapshot(ack.tasks);
       // Events that arrived live while we waited still deserve their toast.
       const liveSeqs = new Set(pending.map((ev) => ev.seq));
-      for (const ev of ack.events || []) apply(ev, liveSeqs.has(ev.seq));
-      if (ack.truncated && (ack.events || []).length) {
+      const events = ack.events || [];
+      for (const ev of events) apply(ev, liveSeqs.has(ev.seq));
+      if (snapshot && Array.isArray(ack.tasks)) {
+        // Rendered after the events: the snapshot is the state as of head (or later),
+        // so it drops deleted tasks and covers anything a truncated replay left out.
+        on.snapshot(ack.tasks);
+      } else if (ack.truncated && events.length) {
         // More were missed than one ack carries: ask again from the last seq applied
         // (jumping to head here would skip the rest). Held live events stay pending.
         subscribe();

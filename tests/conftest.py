@@ -1,0 +1,97 @@
+"""Fixtures: a Flask app for fast unit tests, and the real system for the claims
+(a private redis-server, the Socket.IO server and a forking rq worker as processes)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.support.live_client import LiveClient
+from tests.support.processes import RedisServer, Stack
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A private redis-server on a free port for the whole session."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(tmp_path, redis_server):
+    """A Flask app on a fresh SQLite file, using the private Redis (unit tests)."""
+    from webapp import create_app
+    from webapp.extensions import db
+
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'unit.db'}",
+        "REDIS_URL": redis_server.url,
+        "ASYNC_MODE": "threading",
+    })
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _start_stack(request, tmp_path_factory, redis_server, async_mode: str) -> Stack:
+    workdir = tmp_path_factory.mktemp(f"stack-{async_mode}")
+    redis_server.client().flushdb()
+    stack = Stack(redis_server, workdir, async_mode=async_mode,
+                  database_url=os.environ.get("TASKPULSE_TEST_DATABASE_URL"))
+    try:
+        stack.start()
+    except Exception:
+        print(stack.logs())
+        stack.stop()
+        raise
+    return stack
+
+
+@pytest.fixture(scope="module", params=["eventlet", "threading"])
+def stack(request, tmp_path_factory, redis_server):
+    """The live system in each async mode: server process + forking rq worker process."""
+    stack = _start_stack(request, tmp_path_factory, redis_server, request.param)
+    yield stack
+    stack.stop()
+    if request.session.testsfailed:
+        print(stack.logs())
+
+
+@pytest.fixture(scope="module")
+def eventlet_stack(request, tmp_path_factory, redis_server):
+    """The live system in the default (eventlet) mode only."""
+    stack = _start_stack(request, tmp_path_factory, redis_server, "eventlet")
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def live_client_factory():
+    """Make connected LiveClients; all are disconnected at the end of the test."""
+    made: list[LiveClient] = []
+
+    def make(url: str, room: str = "tasks", transports: list[str] | None = None) -> LiveClient:
+        client = LiveClient(url, room, transports).connect()
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.disconnect()
+
+
+@pytest.fixture
+def unique_name(request) -> str:
+    """A task name unique to this test (tests share one stack per module)."""
+    return f"{request.node.name}-{os.getpid()}"[:180]
+
+
