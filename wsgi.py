@@ -11,7 +11,12 @@ ASYNC_MODE = os.environ.get("ASYNC_MODE", "eventlet")
 UNDER_FLASK_CLI = "flask" in sys.modules
 
 if not UNDER_FLASK_CLI and ASYNC_MODE == "eventlet":
-    import eventlet
+    import warnings
+
+    with warnings.catch_warnings():
+        # eventlet warns that it is in bug-fix mode on import; the README says so.
+        warnings.simplefilter("ignore")
+        import eventlet
 
     eventlet.monkey_patch()
 elif not UNDER_FLASK_CLI and ASYNC_MODE == "gevent":

@@ -23,7 +23,7 @@ from webapp.timeutil import as_utc, utcnow
 from .context import app_context
 from .runner import configure_logging
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("worker.scheduler")  # not __name__: this module also runs as __main__
 
 TICK_SECONDS = 0.5
 LEADER_KEY = "taskpulse:scheduler:leader"
