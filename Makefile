@@ -4,7 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup system-deps run test lint clean
+# The PostgreSQL path is proved against this server (a fresh database is made beside it).
+TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: setup system-deps run test test-postgres lint clean
 
 setup: $(VENV)/.stamp node_modules/.stamp
 
@@ -33,6 +36,15 @@ run: setup
 
 test: setup system-deps
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-postgres
+
+# The whole-system tests again on PostgreSQL, when one answers at TEST_POSTGRES_URL.
+test-postgres: setup
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(TEST_POSTGRES_URL)" 2>/dev/null; then \
+	  TASKPULSE_TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest tests/e2e; \
+	else \
+	  echo "PostgreSQL not reachable at $(TEST_POSTGRES_URL): the PostgreSQL pass did not run"; \
+	fi
 
 lint: setup
 	$(BIN)/ruff check webapp worker tests wsgi.py

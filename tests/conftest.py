@@ -42,11 +42,32 @@ def client(app):
     return app.test_client()
 
 
-def _start_stack(request, tmp_path_factory, redis_server, async_mode: str) -> Stack:
+@pytest.fixture(scope="session")
+def database_url():
+    """None (each stack gets its own SQLite file), or, when TASKPULSE_TEST_DATABASE_URL
+    names a PostgreSQL database, a fresh database beside it for this session."""
+    base = os.environ.get("TASKPULSE_TEST_DATABASE_URL")
+    if not base:
+        yield None
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base)
+    name = f"taskpulse_test_{os.getpid()}"
+    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _start_stack(tmp_path_factory, redis_server, database_url, async_mode: str) -> Stack:
     workdir = tmp_path_factory.mktemp(f"stack-{async_mode}")
     redis_server.client().flushdb()
-    stack = Stack(redis_server, workdir, async_mode=async_mode,
-                  database_url=os.environ.get("TASKPULSE_TEST_DATABASE_URL"))
+    stack = Stack(redis_server, workdir, async_mode=async_mode, database_url=database_url)
     try:
         stack.start()
     except Exception:
@@ -57,9 +78,9 @@ def _start_stack(request, tmp_path_factory, redis_server, async_mode: str) -> St
 
 
 @pytest.fixture(scope="module", params=["eventlet", "threading"])
-def stack(request, tmp_path_factory, redis_server):
+def stack(request, tmp_path_factory, redis_server, database_url):
     """The live system in each async mode: server process + forking rq worker process."""
-    stack = _start_stack(request, tmp_path_factory, redis_server, request.param)
+    stack = _start_stack(tmp_path_factory, redis_server, database_url, request.param)
     yield stack
     stack.stop()
     if request.session.testsfailed:
@@ -67,9 +88,9 @@ def stack(request, tmp_path_factory, redis_server):
 
 
 @pytest.fixture(scope="module")
-def eventlet_stack(request, tmp_path_factory, redis_server):
+def eventlet_stack(tmp_path_factory, redis_server, database_url):
     """The live system in the default (eventlet) mode only."""
-    stack = _start_stack(request, tmp_path_factory, redis_server, "eventlet")
+    stack = _start_stack(tmp_path_factory, redis_server, database_url, "eventlet")
     yield stack
     stack.stop()
 

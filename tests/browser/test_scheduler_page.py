@@ -46,10 +46,6 @@ WATCH_ROW_JS = """
 """
 
 
-def statuses_seen(page) -> list[str]:
-    return [h["status"] for h in page.evaluate("() => window.__rowWatch.history")]
-
-
 def test_run_now_turns_row_success_with_toast(stack, page, tabs, unique_name, tmp_path):
     slow = stack.create_task(f"{unique_name}-slow", "sleep 1; echo ok")
     bad = stack.create_task(f"{unique_name}-bad", "echo boom >&2; exit 2")
@@ -69,9 +65,13 @@ def test_run_now_turns_row_success_with_toast(stack, page, tabs, unique_name, tm
     duration = ui.row(slow["id"]).locator("td.col-duration")
     expect(duration).to_have_text(DURATION)
     assert float(duration.inner_text().split()[0]) >= 1.0, duration.inner_text()
+    # Everything the badge showed, in order (a long-polling batch may merge "queued"
+    # into "running"): never backwards, spinner exactly while queued or running.
     history = page.evaluate("() => window.__rowWatch.history")
-    assert [h["status"] for h in history] == ["never run", "queued", "running", "success"], history
-    assert [h["spinner"] for h in history] == [False, True, True, False], history
+    shown = [h["status"] for h in history]
+    assert shown[0] == "never run" and shown[-1] == "success" and "running" in shown, history
+    assert shown == [s for s in ["never run", "queued", "running", "success"] if s in shown], history
+    assert all(h["spinner"] == (h["status"] in ("queued", "running")) for h in history), history
     expect(ui.run_now_button(slow["id"])).to_be_enabled()
 
     # A failing run: failed, and a toast carrying the command's stderr.
