@@ -2,12 +2,15 @@
 (a private redis-server, the Socket.IO server and a forking rq worker as processes)."""
 from __future__ import annotations
 
+import base64
 import os
 
 import pytest
 
 from tests.support.live_client import LiveClient
-from tests.support.processes import RedisServer, Stack
+from tests.support.processes import ADMIN, RedisServer, Stack
+
+ADMIN_FOR_UNIT_TESTS = ADMIN
 
 
 @pytest.fixture(scope="session")
@@ -21,17 +24,21 @@ def redis_server(tmp_path_factory):
 @pytest.fixture
 def app(tmp_path, redis_server):
     """A Flask app on a fresh SQLite file, using the private Redis (unit tests)."""
-    from webapp import create_app
+    from webapp import create_app, users
     from webapp.extensions import db
 
     app = create_app({
         "TESTING": True,
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        # Unit tests create users constantly; scrypt would dominate their time.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'unit.db'}",
         "REDIS_URL": redis_server.url,
         "ASYNC_MODE": "threading",
     })
     with app.app_context():
         db.create_all()
+        users.create_user(*ADMIN_FOR_UNIT_TESTS[:1], "admin", ADMIN_FOR_UNIT_TESTS[1])
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -39,7 +46,15 @@ def app(tmp_path, redis_server):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    """A test client that signs every request with the admin's Basic credentials."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = basic_auth(*ADMIN_FOR_UNIT_TESTS)
+    return client
+
+
+def basic_auth(user: str, password: str) -> str:
+    """An ``Authorization`` header value for HTTP Basic."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 @pytest.fixture(scope="session")

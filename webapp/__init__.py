@@ -10,9 +10,10 @@ from .config import ROOT, Config
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask app. Only wires: no database work, no network."""
-    from . import cli, sockets
-    from .extensions import db, socketio
-    from .views import api, pages
+    from . import cli, security, sockets
+    from .extensions import db, enable_sqlite_foreign_keys, limiter, socketio
+    from .auth import csrf_token
+    from .views import api, auth_pages, pages
 
     app = Flask(
         __name__,
@@ -26,6 +27,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
 
     db.init_app(app)
+    with app.app_context():  # builds the engine object only; no connection is opened
+        enable_sqlite_foreign_keys(db.engine)
+    limiter.init_app(app)
     socketio.init_app(
         app,
         message_queue=app.config["REDIS_URL"],
@@ -35,6 +39,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     sockets.register(socketio)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(auth_pages.bp)
+    app.jinja_env.globals["csrf_token"] = csrf_token
     app.add_url_rule("/healthz", "healthz", api.healthz)
+    app.register_error_handler(404, api.json_http_error)
+    app.register_error_handler(405, api.json_http_error)
+    security.install(app)
     cli.register(app)
     return app

@@ -8,17 +8,23 @@ import threading
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import dispatch, tasks
+from . import audit, dispatch, tasks, users
 from .errors import ApiError
+from .models import ROLES
 from .extensions import db
 from .seed import EXAMPLE_TASKS
 
 db_cli = AppGroup("db", help="Database schema.")
 tasks_cli = AppGroup("tasks", help="List, create and run tasks.")
 events_cli = AppGroup("events", help="Watch the live event stream.")
+users_cli = AppGroup("users", help="Users, roles and API tokens.")
+
+
+def _cli_actor() -> str:
+    return f"cli:{os.environ.get('USER', 'unknown')}"
 
 
 def _fail(exc: ApiError) -> None:
@@ -33,9 +39,13 @@ def db_create(seed: bool) -> None:
     os.makedirs(os.path.join(os.path.dirname(__file__), "..", "instance"), exist_ok=True)
     db.create_all()
     click.echo("database schema ready")
+    generated = users.ensure_admin(current_app.config["ADMIN_PASSWORD"])
+    if generated:
+        click.echo(f"created user 'admin' with password: {generated}  (shown once; "
+                   "set ADMIN_PASSWORD before the first run to choose it)")
     if seed and not tasks.list_tasks():
         for spec in EXAMPLE_TASKS:
-            tasks.create_task(spec)
+            tasks.create_task(spec, actor="setup")
         click.echo(f"seeded {len(EXAMPLE_TASKS)} example tasks")
 
 
@@ -71,7 +81,7 @@ def tasks_create(name: str, command: str | None, target: str | None, description
     else:
         spec.update(kind="python", config={"callable": target, "kwargs": {}})
     try:
-        task = tasks.create_task(spec)
+        task = tasks.create_task(spec, actor=_cli_actor())
     except ApiError as exc:
         _fail(exc)
     click.echo(f"created task {task.id}: {task.name}")
@@ -88,6 +98,7 @@ def tasks_run(task: str) -> None:
         result = dispatch.dispatch(found.id, "manual")
     except ApiError as exc:
         _fail(exc)
+    audit.log_run(_cli_actor(), "run", found.id, result["run_id"])
     click.echo(f"queued run {result['run_id']} as job {result['job_id']}")
 
 
@@ -113,9 +124,23 @@ def _format_event(event: dict[str, Any]) -> str:
 @click.option("--since", type=int, default=None, help="Replay events after this seq first.")
 @click.option("--json", "as_json", is_flag=True, help="Print each event as one JSON line.")
 @click.option("--count", type=int, default=0, help="Exit after this many events (0: never).")
-def events_watch(url: str, room: str, since: int | None, as_json: bool, count: int) -> None:
+@click.option("--token", envvar="TASKPULSE_TOKEN", help="Bearer token (or TASKPULSE_TOKEN).")
+@click.option("--user", envvar="TASKPULSE_USER", help="User name for Basic auth (or TASKPULSE_USER).")
+@click.option("--password", envvar="TASKPULSE_PASSWORD", help="Password (or TASKPULSE_PASSWORD).")
+def events_watch(url: str, room: str, since: int | None, as_json: bool, count: int,
+                 token: str | None, user: str | None, password: str | None) -> None:
     """Print task_update events live, as the scheduler page receives them."""
+    import base64
+
     import socketio
+
+    if token:
+        headers = {"Authorization": f"Bearer {token}"}
+    elif user and password is not None:
+        basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+        headers = {"Authorization": f"Basic {basic}"}
+    else:
+        raise click.UsageError("give --token, or --user and --password (or their variables)")
 
     client = socketio.Client(reconnection=True)
     state = {"last": since, "seen": 0}
@@ -149,11 +174,18 @@ def events_watch(url: str, room: str, since: int | None, as_json: bool, count: i
         if not done.is_set():
             click.echo("# disconnected, reconnecting...", err=True)
 
+    refusal: list[str] = []
+
+    @client.on("connect_error")
+    def _refused(data: Any = None) -> None:
+        refusal.append(data.get("message", str(data)) if isinstance(data, dict) else str(data))
+
     client.on("task_update", show)
     try:
-        client.connect(url, wait_timeout=10)
+        client.connect(url, headers=headers, wait_timeout=10)
     except socketio.exceptions.ConnectionError as exc:
-        raise click.ClickException(f"cannot connect to {url}: {exc}") from None
+        reason = refusal[0] if refusal else str(exc)
+        raise click.ClickException(f"cannot connect to {url}: {reason}") from None
     try:
         while not done.wait(0.5):
             pass
@@ -163,8 +195,67 @@ def events_watch(url: str, room: str, since: int | None, as_json: bool, count: i
         client.disconnect()
 
 
+@users_cli.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True)
+@click.option("--password", help="Default: a strong password is generated and printed once.")
+def users_create(name: str, role: str, password: str | None) -> None:
+    """Create a user with a role (viewer, operator, admin)."""
+    try:
+        user, used = users.create_user(name, role, password, actor=_cli_actor())
+    except ApiError as exc:
+        _fail(exc)
+    click.echo(f"created {user.role} {user.username!r}")
+    if password is None:
+        click.echo(f"password: {used}")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """List users and their roles."""
+    for user in users.list_users():
+        state = "" if user["active"] else "  (inactive)"
+        click.echo(f"{user['username']:<24} {user['role']}{state}")
+
+
+@users_cli.command("password")
+@click.argument("name")
+@click.password_option()
+def users_password(name: str, password: str) -> None:
+    """Set a user's password (their open sessions end)."""
+    try:
+        users.set_password(name, password)
+    except ApiError as exc:
+        _fail(exc)
+    click.echo(f"password of {name!r} changed")
+
+
+@users_cli.command("token")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for.")
+def users_token(name: str, label: str) -> None:
+    """Issue a Bearer token for scripts (printed once; only its hash is stored)."""
+    try:
+        token = users.issue_token(name, label)
+    except ApiError as exc:
+        _fail(exc)
+    click.echo(token)
+
+
+@users_cli.command("revoke-tokens")
+@click.argument("name")
+def users_revoke(name: str) -> None:
+    """Revoke every token of a user."""
+    try:
+        count = users.revoke_tokens(name)
+    except ApiError as exc:
+        _fail(exc)
+    click.echo(f"revoked {count} token(s) of {name!r}")
+
+
 def register(app: Flask) -> None:
     """Add the command groups to the app's CLI."""
+    app.cli.add_command(users_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(tasks_cli)
     app.cli.add_command(events_cli)

@@ -38,6 +38,17 @@ class Config:
         self.OUTPUT_TAIL_BYTES = int(env.get("TASKPULSE_OUTPUT_TAIL_BYTES", str(64 * 1024)))
         self.REPLAY_LIMIT = int(env.get("TASKPULSE_REPLAY_LIMIT", "1000"))
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.ADMIN_PASSWORD = env.get("ADMIN_PASSWORD") or None
+        self.PASSWORD_HASH_METHOD = "scrypt"
+        self.LOGIN_RATE_LIMIT = env.get("TASKPULSE_LOGIN_RATE_LIMIT", "10 per minute")
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        self.MAX_CONTENT_LENGTH = int(env.get("TASKPULSE_MAX_BODY_BYTES", str(256 * 1024)))
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        # Set TASKPULSE_SECURE_COOKIES=1 when served over TLS (behind a TLS proxy).
+        self.SESSION_COOKIE_SECURE = env.get("TASKPULSE_SECURE_COOKIES", "0") in ("1", "true", "yes")
+        self.PERMANENT_SESSION_LIFETIME = int(env.get("TASKPULSE_SESSION_HOURS", "12")) * 3600
 
     def as_dict(self) -> dict:
         """The settings as a mapping for ``app.config.from_mapping``."""

@@ -76,11 +76,27 @@ def dispatch(task_id: int, trigger: str = "manual") -> dict[str, Any]:
         raise Conflict(f"a run of this task is already {busy.status} (run {busy.id})")
     run, payload = open_run(task, trigger)
     run_id, job_id = run.id, run.job_id
-    # Shell jobs enforce the timeout themselves (to kill the whole process group and
-    # say so); RQ's timeout is then only a backstop. Python jobs rely on RQ's.
-    timeout = task.timeout + (TIMEOUT_GRACE if task.kind == "shell" else 0)
+    timeout, name = job_timeout(task), task.name
     db.session.commit()
     events.publish(payload)
+    enqueue_run(run_id, job_id, name, timeout)
+    log.info("run %s: queued as %s (%s)", run_id, job_id, trigger)
+    return {"run_id": run_id, "job_id": job_id, "status": "queued"}
+
+
+def job_timeout(task: Task) -> int:
+    """The RQ timeout for a run of ``task``."""
+    # Shell jobs enforce the timeout themselves (to kill the whole process group and
+    # say so); RQ's timeout is then only a backstop. Python jobs rely on RQ's.
+    return task.timeout + (TIMEOUT_GRACE if task.kind == "shell" else 0)
+
+
+def enqueue_run(run_id: int, job_id: str, task_name: str, timeout: int) -> None:
+    """Put the RQ job of a committed, queued run on the queue (Run Now and the scheduler).
+
+    Raises:
+        QueueUnavailable: Redis refused the job (the run is then marked failed).
+    """
     try:
         queue().enqueue(
             JOB_FUNCTION,
@@ -89,12 +105,10 @@ def dispatch(task_id: int, trigger: str = "manual") -> dict[str, Any]:
             job_timeout=timeout,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
-            description=f"{task.name} (run {run_id})",
+            description=f"{task_name} (run {run_id})",
             **{name: Callback(path) for name, path in CALLBACKS.items()},
         )
     except Exception as exc:  # Redis down or refusing: the run must not stay queued
         log.warning("run %s: enqueue failed: %s", run_id, exc)
         update_task_status(run_id, "failed", error=f"could not queue the job: {exc}")
         raise QueueUnavailable("the job queue (Redis) is unavailable; try again") from exc
-    log.info("run %s: queued as %s (%s)", run_id, job_id, trigger)
-    return {"run_id": run_id, "job_id": job_id, "status": "queued"}

@@ -4,7 +4,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -23,6 +32,8 @@ class Task(db.Model):
     """A job definition an operator can run now or on a schedule."""
 
     __tablename__ = "tasks"
+    # Never reuse ids on SQLite: a new task must not inherit a deleted one's runs/events.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
@@ -35,6 +46,8 @@ class Task(db.Model):
     timeout: Mapped[int] = mapped_column(Integer, nullable=False, default=300)
     retries: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     overlap: Mapped[str] = mapped_column(String(10), nullable=False, default="skip")
+    # What a fire missed during downtime does: "run_once" (one catch-up) or "skip".
+    misfire: Mapped[str] = mapped_column(String(10), nullable=False, default="run_once")
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_status: Mapped[str | None] = mapped_column(String(20))
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -62,6 +75,7 @@ class Task(db.Model):
             "timeout": self.timeout,
             "retries": self.retries,
             "overlap": self.overlap,
+            "misfire": self.misfire,
             "last_run_at": iso(self.last_run_at),
             "last_status": self.last_status,
             "last_error": self.last_error,
@@ -75,6 +89,13 @@ class TaskRun(db.Model):
     """One execution of a task, from queued to a terminal status."""
 
     __tablename__ = "task_runs"
+    # One run per task and scheduled fire: the database's guard against a doubled fire,
+    # whatever the schedulers do (NULL, for manual runs, never clashes). Ids are never
+    # reused on SQLite.
+    __table_args__ = (
+        UniqueConstraint("task_id", "scheduled_for", name="uq_task_runs_fire"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[int] = mapped_column(
@@ -91,6 +112,11 @@ class TaskRun(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     exit_code: Mapped[int | None] = mapped_column(Integer)
     output: Mapped[str | None] = mapped_column(Text)
+    # The fire instant a scheduled run is for (null for manual runs).
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Queued behind the task's active run (overlap "queue"): the scheduler enqueues the
+    # RQ job only once that run has ended.
+    held: Mapped[bool] = mapped_column(nullable=False, default=False)
 
     task: Mapped[Task] = relationship(back_populates="runs")
 
@@ -109,6 +135,7 @@ class TaskRun(db.Model):
             "duration_ms": self.duration_ms,
             "error": self.error,
             "exit_code": self.exit_code,
+            "scheduled_for": iso(self.scheduled_for),
         }
         if with_output:
             data["output"] = self.output
@@ -119,6 +146,7 @@ class Event(db.Model):
     """The event log: one row per ``task_update``; ``id`` is the event's ``seq``."""
 
     __tablename__ = "events"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     task_id: Mapped[int | None] = mapped_column(Integer, index=True)
@@ -126,3 +154,74 @@ class Event(db.Model):
     name: Mapped[str] = mapped_column(String(40), nullable=False, default="task_update")
     payload: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Setting(db.Model):
+    """A named, installation-wide setting, such as the scheduler's global pause."""
+
+    __tablename__ = "settings"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+ROLES = ("viewer", "operator", "admin")
+
+
+class User(db.Model):
+    """Someone who signs in: ``viewer`` watches, ``operator`` also runs and stops,
+    ``admin`` also edits tasks and manages users."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False, default="viewer")
+    active: Mapped[bool] = mapped_column(nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The user as the API shows it (never the hash)."""
+        return {"id": self.id, "username": self.username, "role": self.role,
+                "active": self.active, "created_at": iso(self.created_at)}
+
+
+class ApiToken(db.Model):
+    """A Bearer token for scripts; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    label: Mapped[str] = mapped_column(String(80), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEntry(db.Model):
+    """Who did what to which object, and when; edits carry a before/after diff."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(80), nullable=False)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    target_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    target_name: Mapped[str | None] = mapped_column(String(200))
+    changes: Mapped[dict | None] = mapped_column(JSON)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as the audit page and room ``audit`` show it."""
+        return {"id": self.id, "at": iso(self.at, millis=True), "username": self.username,
+                "action": self.action, "target_type": self.target_type,
+                "target_id": self.target_id, "target_name": self.target_name,
+                "changes": self.changes}

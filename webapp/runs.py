@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -38,18 +39,41 @@ def run_id_from_job_id(job_id: str | None) -> int | None:
     return None
 
 
-def open_run(task: Task, trigger: str) -> tuple[TaskRun, dict[str, Any]]:
+def open_run(task: Task, trigger: str, *, scheduled_for: datetime | None = None,
+             held: bool = False) -> tuple[TaskRun, dict[str, Any]]:
     """Create a queued run and its event row in the current transaction (no commit).
+
+    ``scheduled_for`` is the fire a scheduled run is for; ``held`` keeps its job off the
+    queue until the task's active run ends (overlap "queue").
 
     Returns the run and the event payload to publish once the caller has committed.
     """
     now = utcnow()
-    run = TaskRun(task=task, trigger=trigger, status="queued", queued_at=now)
+    run = TaskRun(task=task, trigger=trigger, status="queued", queued_at=now,
+                  scheduled_for=scheduled_for, held=held)
     db.session.add(run)
     db.session.flush()
     run.job_id = job_id_for(run.id)
     task.last_run_at = now
     task.last_status = "queued"
+    event = events.record(task, run)
+    return run, event.payload
+
+
+def record_skipped_run(task: Task, trigger: str, reason: str, *,
+                       scheduled_for: datetime | None = None) -> tuple[TaskRun, dict[str, Any]]:
+    """Create a run that is ``skipped`` from the start (a fire that did not run, e.g.
+    because a run is still active) and its event row, in the current transaction.
+
+    The task's last_run_at/last_status are left alone: nothing ran.
+    Returns the run and the event payload to publish once the caller has committed.
+    """
+    now = utcnow()
+    run = TaskRun(task=task, trigger=trigger, status="skipped", queued_at=now,
+                  finished_at=now, error=reason, scheduled_for=scheduled_for)
+    db.session.add(run)
+    db.session.flush()
+    run.job_id = job_id_for(run.id)
     event = events.record(task, run)
     return run, event.payload
 
@@ -119,8 +143,11 @@ def update_task_status(
 
 
 def _is_latest_run(task: Task, run: TaskRun) -> bool:
-    """True when no newer run of the task exists, so the task's fields follow this run."""
+    """True when no newer run of the task exists, so the task's fields follow this run.
+
+    Skipped runs do not count: they never ran, so a run they overtook still reports.
+    """
     newest = db.session.execute(
-        select(db.func.max(TaskRun.id)).where(TaskRun.task_id == task.id)
+        select(db.func.max(TaskRun.id)).where(TaskRun.task_id == task.id, TaskRun.status != "skipped")
     ).scalar()
     return newest is None or run.id >= newest

@@ -5,14 +5,44 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app
-from flask_socketio import join_room
+from flask import current_app, request, session
+from flask_socketio import ConnectionRefusedError, join_room
 
-from . import events, snapshot
+from . import audit, events, snapshot
+from .auth import Principal, credentials_from_header, session_principal
+from .errors import ApiError
 from .extensions import db, socketio
-from .models import Task
+from .models import AuditEntry, Task
 
 log = logging.getLogger(__name__)
+
+
+def handle_connect(auth: Any = None) -> None:
+    """A client opens a connection: it must prove who it is, with the page's session
+    cookie, an ``Authorization`` header (Bearer or Basic), or ``auth={"token": ...}``.
+
+    Raises:
+        ConnectionRefusedError: no or bad credentials (the client sees the reason).
+    """
+    try:
+        principal = None
+        if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+            principal = credentials_from_header(f"Bearer {auth['token']}")
+        elif request.headers.get("Authorization"):
+            principal = credentials_from_header(request.headers["Authorization"])
+        else:
+            principal = session_principal()
+    except ApiError as exc:
+        raise ConnectionRefusedError(exc.message) from None
+    if principal is None:
+        raise ConnectionRefusedError("authentication required: sign in or send a token")
+    # Flask-SocketIO keeps this session per connection, server-side.
+    session["socket_principal"] = [principal.user_id, principal.username, principal.role, principal.via]
+
+
+def _principal() -> Principal | None:
+    stored = session.get("socket_principal")
+    return Principal(*stored) if stored else None
 
 
 def _refuse(reason: str) -> dict[str, Any]:
@@ -28,23 +58,28 @@ def _since(value: Any) -> int | None:
     return value
 
 
-def handle_subscribe(data: Any) -> dict[str, Any]:
+def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
     """Sent by a page (or any client) on every connect and reconnect.
 
     Joins the room and acknowledges with the events missed after ``since``, so the
     client is in sync without a REST call. ``{"snapshot": true}`` also returns the
     current task rows, which the page's Refresh uses.
     """
-    if not isinstance(data, dict):
-        return _refuse("payload must be an object: {room, since}")
+    principal = _principal()
+    if principal is None:
+        return _refuse("not signed in")
+    if not isinstance(data, dict) or extra:
+        return _refuse("payload must be one object: {room, since}")
     room = data.get("room")
-    parsed = events.parse_room(room)
-    if parsed is None:
-        return _refuse(f"unknown room {str(room)[:80]!r}: use 'tasks' or 'task:<id>'")
     try:
         since = _since(data.get("since"))
     except ValueError as exc:
         return _refuse(str(exc))
+    if room == audit.AUDIT_ROOM:
+        return _subscribe_audit(principal, since)
+    parsed = events.parse_room(room)
+    if parsed is None:
+        return _refuse(f"unknown room {str(room)[:80]!r}: use 'tasks' or 'task:<id>'")
     if parsed[0] == "task" and db.session.get(Task, parsed[1]) is None:
         return _refuse(f"no task with id {parsed[1]}")
     join_room(room)
@@ -61,6 +96,22 @@ def handle_subscribe(data: Any) -> dict[str, Any]:
     return ack
 
 
+def _subscribe_audit(principal: Principal, since: int | None) -> dict[str, Any]:
+    """Room ``audit`` (admins only): live ``audit_entry`` events; replay by entry id."""
+    if not principal.can("admin"):
+        return _refuse("room 'audit' is for admins")
+    join_room(audit.AUDIT_ROOM)
+    head = db.session.execute(db.select(db.func.max(AuditEntry.id))).scalar() or 0
+    missed = []
+    if since is not None and since < head:
+        rows = db.session.execute(
+            db.select(AuditEntry).where(AuditEntry.id > since).order_by(AuditEntry.id).limit(1000)
+        ).scalars()
+        missed = [row.to_dict() for row in rows]
+    return {"ok": True, "head": head, "events": missed}
+
+
 def register(sio=socketio) -> None:
     """Attach the handlers to the Socket.IO server."""
+    sio.on_event("connect", handle_connect, namespace="/")
     sio.on_event("subscribe", handle_subscribe, namespace="/")

@@ -1,6 +1,7 @@
 """Validation of task fields as the JSON API and the CLI receive them."""
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from typing import Any, Callable
@@ -8,6 +9,7 @@ from typing import Any, Callable
 from flask import current_app
 
 from .errors import ValidationError
+from .misfire import MISFIRE_POLICIES
 from .schedules import validate_schedule, zone
 
 KINDS = ("shell", "python")
@@ -16,7 +18,7 @@ MAX_TIMEOUT = 7 * 24 * 3600
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 WRITABLE = (
     "name", "kind", "config", "description", "schedule", "timezone",
-    "enabled", "timeout", "retries", "overlap",
+    "enabled", "timeout", "retries", "overlap", "misfire",
 )
 DEFAULTS: dict[str, Any] = {
     "description": "",
@@ -26,7 +28,19 @@ DEFAULTS: dict[str, Any] = {
     "timeout": 300,
     "retries": None,
     "overlap": "skip",
+    "misfire": "run_once",
 }
+
+
+def _storable(value: Any, field: str) -> None:
+    """Refuse text no database can store: lone surrogates, and NUL (PostgreSQL)."""
+    try:
+        dumped = json.dumps(value, ensure_ascii=False)
+        dumped.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("contains invalid Unicode (a lone surrogate)", field) from None
+    if "\\u0000" in dumped:
+        raise ValidationError("must not contain NUL characters", field)
 
 
 def _name(value: Any) -> str:
@@ -108,6 +122,8 @@ def clean_task(data: Any, existing: dict | None = None) -> dict[str, Any]:
     unknown = sorted(set(data) - set(WRITABLE))
     if unknown:
         raise ValidationError(f"unknown or read-only field {unknown[0]!r}", unknown[0])
+    for key, value in data.items():
+        _storable(value, key)
     merged = dict(DEFAULTS) if existing is None else dict(existing)
     merged.update(data)
     for required in ("name", "kind", "config"):
@@ -138,4 +154,7 @@ def clean_task(data: Any, existing: dict | None = None) -> dict[str, Any]:
     if merged["overlap"] not in OVERLAP_POLICIES:
         raise ValidationError(f"must be one of {', '.join(OVERLAP_POLICIES)}", "overlap")
     out["overlap"] = merged["overlap"]
+    if merged["misfire"] not in MISFIRE_POLICIES:
+        raise ValidationError(f"must be one of {', '.join(MISFIRE_POLICIES)}", "misfire")
+    out["misfire"] = merged["misfire"]
     return out

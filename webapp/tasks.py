@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from . import audit
 from .errors import Conflict, NotFound
 from .extensions import db
 from .models import Task
@@ -45,22 +46,28 @@ def _commit_unique(name: str) -> None:
         raise Conflict(f"a task named {name!r} already exists", "name") from None
 
 
-def create_task(data: Any) -> Task:
-    """Validate and store a new task. Raises ValidationError or Conflict."""
+def create_task(data: Any, actor: str = "system") -> Task:
+    """Validate and store a new task, audited as ``actor``. Raises ValidationError or Conflict."""
     fields = clean_task(data)
     if db.session.execute(select(Task.id).where(Task.name == fields["name"])).first():
         raise Conflict(f"a task named {fields['name']!r} already exists", "name")
     task = Task()
     _apply(task, fields)
     db.session.add(task)
+    db.session.flush()
+    entry = audit.record(actor, "create", "task", task.id, task.name, audit.diff({}, _editable(task)))
     _commit_unique(fields["name"])
+    audit.publish(entry)
     return task
 
 
-def update_task(task_id: int, data: Any) -> Task:
-    """Validate and apply a partial update. Raises NotFound, ValidationError or Conflict."""
+def update_task(task_id: int, data: Any, actor: str = "system") -> Task:
+    """Validate and apply a partial update, audited as ``actor`` with a before/after diff.
+
+    Raises NotFound, ValidationError or Conflict.
+    """
     task = get_task(task_id)
-    current = {key: getattr(task, key) for key in WRITABLE}
+    current = _editable(task)
     fields = clean_task(data, existing=current)
     clash = db.session.execute(
         select(Task.id).where(Task.name == fields["name"], Task.id != task.id)
@@ -68,12 +75,27 @@ def update_task(task_id: int, data: Any) -> Task:
     if clash:
         raise Conflict(f"a task named {fields['name']!r} already exists", "name")
     _apply(task, fields)
+    changes = audit.diff(current, _editable(task))
+    entry = None
+    if changes:
+        action = "update"
+        if set(changes) == {"enabled"}:
+            action = "enable" if task.enabled else "disable"
+        entry = audit.record(actor, action, "task", task.id, task.name, changes)
     _commit_unique(fields["name"])
+    if entry is not None:
+        audit.publish(entry)
     return task
 
 
-def delete_task(task_id: int) -> None:
+def delete_task(task_id: int, actor: str = "system") -> None:
     """Delete a task and its runs (its events stay in the log). Raises NotFound."""
     task = get_task(task_id)
+    entry = audit.record(actor, "delete", "task", task.id, task.name, audit.diff(_editable(task), {}))
     db.session.delete(task)
     db.session.commit()
+    audit.publish(entry)
+
+
+def _editable(task: Task) -> dict[str, Any]:
+    return {key: getattr(task, key) for key in WRITABLE}

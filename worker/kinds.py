@@ -12,6 +12,7 @@ from typing import Any, Callable
 log = logging.getLogger(__name__)
 
 TAIL_LINES_IN_ERROR = 5
+KILL_GRACE_SECONDS = 2
 
 
 @dataclass
@@ -52,17 +53,21 @@ def _combine(stdout: str, stderr: str) -> str:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    """Stop the command and everything it started (it leads its own session)."""
-    for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 3)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """Stop the command and everything it started (it leads its own session): SIGTERM,
+    a short grace, then SIGKILL to the whole group, since a child may ignore SIGTERM
+    and keep the output pipes open after the shell itself has gone."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(KILL_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int) -> Outcome:
@@ -84,7 +89,11 @@ def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        out, err = proc.communicate()
+        try:
+            out, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # a grandchild left the group and holds the pipes
+            proc.kill()
+            out, err = b"", b""
         output = tail(_combine(out.decode("utf-8", "replace"), err.decode("utf-8", "replace")), tail_bytes)
         raise JobFailed(f"timed out after {timeout} s", output=output) from None
     stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")

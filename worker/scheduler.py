@@ -1,34 +1,50 @@
-"""The scheduling loop (``python -m worker.scheduler``): enqueues due tasks through the
-same dispatch as Run Now. Any number may run; the one holding the Redis lock leads."""
+"""The scheduling loop (``python -m worker.scheduler``): fires due tasks through the same
+run path as Run Now. Any number may run on any number of hosts; the one holding the
+Redis leader lock fires, the others wait to take over.
+
+The lock has a short TTL renewed every tick, so a leader killed with SIGKILL is replaced
+within ``LEADER_TTL_MS`` plus one tick. A leader that stalls past its TTL while another
+takes over cannot double a fire either: see :mod:`webapp.scheduling` for the guards.
+Redis or the database away: the loop logs, keeps ticking, and resumes when they return
+(fires missed meanwhile follow the misfire rule of :mod:`webapp.misfire`).
+"""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import time
 import uuid
-from datetime import datetime
+from collections.abc import Mapping
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
-from webapp.dispatch import dispatch, redis_connection
-from webapp.errors import ApiError
+from webapp.dispatch import redis_connection
 from webapp.extensions import db
-from webapp.models import Task
-from webapp.schedules import next_fire
-from webapp.timeutil import as_utc, utcnow
+from webapp.misfire import DEFAULT_GRACE_SECONDS
+from webapp.scheduler_state import LEADER_KEY, scheduler_paused
+from webapp.scheduling import (
+    FireSettings,
+    due_task_ids,
+    earliest_next_run,
+    fire_task,
+    release_held_runs,
+)
+from webapp.timeutil import utcnow
 
 from .context import app_context
 from .runner import configure_logging
 
 log = logging.getLogger("worker.scheduler")  # not __name__: this module also runs as __main__
 
-TICK_SECONDS = 0.5
-LEADER_KEY = "taskpulse:scheduler:leader"
+TICK_SECONDS = 0.5  # longest wait between two looks at the database (the issue asks <= 1 s)
 LEADER_TTL_MS = 5000
-FIRE_KEY_TTL = 24 * 3600
+MIN_SLEEP = 0.005  # a task still due after a tick (a failure) must not spin the loop
+ERROR_BACKOFF = 1.0
+LOG_EVERY = 30.0  # repeat an unchanged error at most this often (seconds)
 
 # Renew only if we still hold it: a compare-and-set, atomic in Redis.
 _RENEW = """
@@ -42,78 +58,129 @@ return 0
 class Scheduler:
     """One scheduler process: leads while it holds the lock, and fires due tasks."""
 
-    def __init__(self, connection: Redis) -> None:
+    def __init__(self, connection: Redis, settings: FireSettings | None = None) -> None:
         self.redis = connection
-        self.token = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.settings = settings or FireSettings()
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.leading = False
         self.stopping = False
+        self._logged: dict[str, tuple[str, float]] = {}
+
+    def _log_problem(self, key: str, message: str, *args: object, exc_info: bool = False) -> None:
+        """Log a recurring problem once, then again only when it changes or every LOG_EVERY s."""
+        text = message % args
+        last = self._logged.get(key)
+        now = time.monotonic()
+        if last is None or last[0] != text or now - last[1] >= LOG_EVERY:
+            log.warning("scheduler %s: %s", self.token, text, exc_info=exc_info)
+            self._logged[key] = (text, now)
+
+    def _recovered(self, key: str, what: str) -> None:
+        if self._logged.pop(key, None) is not None:
+            log.info("scheduler %s: %s", self.token, what)
 
     def hold_leadership(self) -> bool:
         """Take or renew the leader lock; True while this process leads."""
         try:
             if self.leading:
                 self.leading = bool(self.redis.eval(_RENEW, 1, LEADER_KEY, self.token, LEADER_TTL_MS))
+                if not self.leading:
+                    log.warning("scheduler %s: lost the leader lock", self.token)
             else:
                 self.leading = bool(self.redis.set(LEADER_KEY, self.token, nx=True, px=LEADER_TTL_MS))
                 if self.leading:
                     log.info("scheduler %s: now leading", self.token)
         except RedisError as exc:
-            log.warning("scheduler %s: Redis unavailable (%s)", self.token, exc)
+            self._log_problem("redis", "Redis unavailable, not scheduling (%s)", exc)
             self.leading = False
+            return False
+        self._recovered("redis", "Redis reachable again")
         return self.leading
 
-    def fire_due(self, now: datetime) -> int:
-        """Dispatch every enabled task whose ``next_run_at`` has come; return how many."""
-        due = db.session.execute(
-            select(Task.id).where(Task.enabled.is_(True), Task.next_run_at <= now)
-        ).scalars().all()
-        fired = 0
-        for task_id in due:
-            task = db.session.get(Task, task_id)
-            fire_at = as_utc(task.next_run_at)
-            # Second guard besides the lock: one key per task and fire time.
-            key = f"taskpulse:fire:{task_id}:{int(fire_at.timestamp())}"
-            first = self.redis.set(key, self.token, nx=True, ex=FIRE_KEY_TTL)
-            task.next_run_at = next_fire(task.schedule, task.timezone, max(fire_at, now))
-            db.session.commit()
-            if not first:
-                continue
+    def tick(self) -> float:
+        """One pass as leader: fire what is due, release held runs.
+
+        Returns the seconds until the next ``next_run_at`` (negative if still due).
+        """
+        now = utcnow()
+        paused = scheduler_paused()
+        for task_id in due_task_ids(now):
             try:
-                dispatch(task_id, "schedule")
-                fired += 1
-            except ApiError as exc:
-                log.info("task %s: scheduled fire at %s not run: %s", task_id, fire_at, exc.message)
-        return fired
+                fire_task(task_id, now, self.settings, paused)
+            except (DBAPIError, RedisError):
+                raise  # the database or Redis is away: end the tick, not just this task
+            except Exception:  # one broken task must not stop the others
+                db.session.rollback()
+                self._log_problem(f"task:{task_id}", "task %s: fire failed", task_id, exc_info=True)
+            else:
+                self._recovered(f"task:{task_id}", f"task {task_id}: fires again")
+        release_held_runs()
+        earliest = earliest_next_run()
+        return TICK_SECONDS if earliest is None else (earliest - utcnow()).total_seconds()
 
     def run_forever(self) -> None:
-        """Tick until SIGTERM or SIGINT."""
+        """Tick until SIGTERM or SIGINT, sleeping until the next fire (at most a tick)."""
         while not self.stopping:
             started = time.monotonic()
+            wait = TICK_SECONDS
             if self.hold_leadership():
                 with app_context():
                     try:
-                        self.fire_due(utcnow())
-                    except Exception:  # keep scheduling: one bad tick must not end the loop
-                        log.exception("scheduler %s: tick failed", self.token)
+                        wait = max(MIN_SLEEP, min(self.tick(), TICK_SECONDS - (time.monotonic() - started)))
+                        self._recovered("tick", "ticking again")
+                    except Exception as exc:  # keep scheduling: a failed tick must not end the loop
                         db.session.rollback()
-            time.sleep(max(0.0, TICK_SECONDS - (time.monotonic() - started)))
+                        self._log_problem("tick", "tick failed: %s", _short(exc),
+                                          exc_info=not isinstance(exc, DBAPIError))
+                        wait = ERROR_BACKOFF
+            else:
+                wait -= time.monotonic() - started
+            time.sleep(max(0.0, wait))
         if self.leading:
-            self.redis.eval(_RENEW, 1, LEADER_KEY, self.token, 1)
+            try:
+                self.redis.eval(_RENEW, 1, LEADER_KEY, self.token, 1)  # hand over at once
+            except RedisError:
+                pass
+        log.info("scheduler %s: stopped", self.token)
+
+
+def _short(exc: BaseException) -> str:
+    """One line for a log: the driver's message for database errors, not the SQL."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return f"{type(exc.orig).__name__}: {exc.orig}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def settings_from_env(env: Mapping[str, str]) -> FireSettings:
+    """The misfire settings from ``TASKPULSE_MISFIRE_GRACE`` (seconds, default 300).
+
+    Raises:
+        ValueError: the value is not a non-negative number.
+    """
+    raw = env.get("TASKPULSE_MISFIRE_GRACE", "").strip()
+    grace = float(raw) if raw else float(DEFAULT_GRACE_SECONDS)
+    if not grace >= 0:
+        raise ValueError(f"TASKPULSE_MISFIRE_GRACE must be a number of seconds >= 0, not {raw!r}")
+    return FireSettings(misfire_grace=grace)
 
 
 def main() -> None:
     """Entry point of the ``scheduler`` process."""
     configure_logging()
+    try:
+        settings = settings_from_env(os.environ)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     with app_context():
         connection = redis_connection()
-    scheduler = Scheduler(connection)
+    scheduler = Scheduler(connection, settings)
 
     def stop(*_: object) -> None:
         scheduler.stopping = True
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("scheduler %s: started", scheduler.token)
+    log.info("scheduler %s: started (misfire grace %g s)", scheduler.token, settings.misfire_grace)
     scheduler.run_forever()
 
 

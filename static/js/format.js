@@ -4,6 +4,7 @@
 export function formatDuration(ms) {
   const n = Number(ms);
   if (ms === null || ms === undefined || !Number.isFinite(n)) return '—';
+  if (n < 1000) return `${Math.round(n)} ms`;
   if (n < 60000) return `${(Math.round(n / 100) / 10).toFixed(1)} s`;
   if (n < 3600000) return `${Math.floor(n / 60000)} min ${Math.floor((n % 60000) / 1000)} s`;
   return `${Math.floor(n / 3600000)} h ${Math.floor((n % 3600000) / 60000)} min`;

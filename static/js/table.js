@@ -62,11 +62,14 @@ function createRow(taskId) {
   lastRun.append(document.createElement('time'));
 
   const actions = el('td', 'col-actions');
-  const button = el('button', 'run-now', 'run-now');
-  button.type = 'button';
-  button.dataset.taskId = String(taskId);
-  button.textContent = 'Run Now';
-  actions.append(button);
+  // Viewers get no Run Now: the server would refuse it anyway (403).
+  if (document.body.dataset.canRun === '1') {
+    const button = el('button', 'run-now', 'run-now');
+    button.type = 'button';
+    button.dataset.taskId = String(taskId);
+    button.textContent = 'Run Now';
+    actions.append(button);
+  }
 
   tr.append(el('td', 'col-name'), el('td', 'col-kind'), status, lastRun, el('td', 'col-duration'), actions);
   return tr;
@@ -119,6 +122,7 @@ function renderRun(tr, run, fallback = {}) {
 /** Run Now is disabled while the run is queued/running or a Run Now request is in flight. */
 export function updateRunButton(tr) {
   const button = tr.querySelector('button.run-now');
+  if (!button) return;
   button.disabled = BUSY.has(tr.dataset.runStatus) || tr.dataset.requesting === '1';
 }
 

@@ -8,10 +8,13 @@ is printed.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -33,8 +36,6 @@ def browser():
     """One headless Chromium for the whole session."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
@@ -85,7 +86,7 @@ class Tabs:
             try:
                 page.screenshot(path=str(shot), full_page=True)
                 print(f"screenshot of tab {index} ({page.url}): {shot}")
-            except Exception as exc:  # the page may be gone; the logs still matter
+            except PlaywrightError as exc:  # the page may be gone; the logs still matter
                 print(f"no screenshot of tab {index}: {exc}")
             print(f"----- tab {index} console -----")
             print("\n".join(log.console) or "(none)")
@@ -94,10 +95,8 @@ class Tabs:
 
     def close(self) -> None:
         for context, _, _ in self.opened:
-            try:
+            with contextlib.suppress(PlaywrightError):  # already closed with the browser
                 context.close()
-            except Exception:
-                pass
 
 
 @pytest.fixture

@@ -3,7 +3,16 @@ from __future__ import annotations
 
 from playwright.sync_api import Locator, Page, expect
 
+from tests.support.processes import ADMIN
+
 LIVE_TIMEOUT_MS = 15_000
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    """Fill in and send the sign-in form the page was redirected to."""
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
 RUN_TIMEOUT_MS = 20_000
 
 
@@ -14,9 +23,12 @@ class SchedulerPage:
         self.page = page
         self.base_url = base_url
 
-    def open(self) -> "SchedulerPage":
-        """Load the page and wait until its Socket.IO connection is live."""
+    def open(self, credentials: tuple[str, str] = ADMIN) -> SchedulerPage:
+        """Load the page (signing in on the way if asked) and wait until it is live."""
         self.page.goto(f"{self.base_url}/scheduler")
+        if "/login" in self.page.url:
+            sign_in(self.page, *credentials)
+        expect(self.page).to_have_url(f"{self.base_url}/scheduler")
         self.expect_connection("live")
         return self
 

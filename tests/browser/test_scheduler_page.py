@@ -14,7 +14,7 @@ from tests.browser.scheduler_page import RUN_TIMEOUT_MS, SchedulerPage, run_via_
 
 pytestmark = pytest.mark.browser
 
-DURATION = re.compile(r"^\d+\.\d s$|^\d+ min \d+ s$")
+DURATION = re.compile(r"^\d+ ms$|^\d+\.\d s$|^\d+ min \d+ s$")
 
 # Records, in the page, every text the task's status badge shows (with whether the
 # spinner was visible then) and when: the click time (capture phase, so before the
@@ -59,6 +59,7 @@ def test_run_now_turns_row_success_with_toast(stack, page, tabs, unique_name, tm
     ui.run_now_button(slow["id"]).click()
     ui.expect_status(slow["id"], "running", timeout=10_000)
     expect(ui.row(slow["id"]).locator(".spinner")).to_be_visible()
+    expect(ui.run_now_button(slow["id"])).to_be_disabled()
     ui.expect_status(slow["id"], "success")
     expect(ui.row(slow["id"]).locator(".spinner")).to_be_hidden()
     expect(ui.toast_with(slow["name"], "succeeded")).to_be_visible()
@@ -218,7 +219,7 @@ def test_measure_emit_to_browser_latency(stack, page, tabs, unique_name):
 
     def summary(values: list[float]) -> str:
         values = sorted(values)
-        p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
+        p90 = values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
         return f"p50 {statistics.median(values):.0f} ms, p90 {p90:.0f} ms, max {values[-1]:.0f} ms (n={len(values)})"
 
     print(f"[{stack.async_mode}] emit -> browser, all events: {summary(page_ms)}")

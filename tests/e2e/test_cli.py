@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tests.support.processes import ROOT, VENV_BIN
+from tests.support.processes import ADMIN, ROOT, VENV_BIN
 
 
 def test_tasks_create_list_run_and_events_watch(eventlet_stack, unique_name):
@@ -17,7 +17,7 @@ def test_tasks_create_list_run_and_events_watch(eventlet_stack, unique_name):
     # The terminal twin of the page: it must print the run's events as they happen.
     watch = subprocess.Popen(
         [str(VENV_BIN / "flask"), "--app", "wsgi", "events", "watch", "--url", stack.base_url,
-         "--json", "--count", "3"],
+         "--json", "--count", "3", "--user", ADMIN[0], "--password", ADMIN[1]],
         cwd=ROOT, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -39,8 +39,13 @@ def test_cli_errors_are_messages_not_tracebacks(eventlet_stack, unique_name):
     assert "no task with id or name" in result.stderr and "Traceback" not in result.stderr
     result = eventlet_stack.flask("tasks", "create", unique_name, "--command", "  ", check=False)
     assert result.returncode != 0 and "config.command" in result.stderr
-    result = eventlet_stack.flask("events", "watch", "--url", "http://127.0.0.1:9", check=False)
+    result = eventlet_stack.flask("events", "watch", "--url", "http://127.0.0.1:9",
+                                  "--user", ADMIN[0], "--password", ADMIN[1], check=False)
     assert result.returncode != 0 and "cannot connect" in result.stderr
+    result = eventlet_stack.flask("events", "watch", "--url", eventlet_stack.base_url,
+                                  "--user", ADMIN[0], "--password", "wrong password", check=False)
+    assert result.returncode != 0 and "cannot connect" in result.stderr
+    assert "wrong user name or password" in result.stderr
 
 
 def test_rq_info_lists_queue_and_workers(eventlet_stack, unique_name):

@@ -102,7 +102,7 @@ def test_replay_after_reconnect_with_since(stack, live_client_factory, unique_na
     other = live_client_factory(stack.base_url, room=f"task:{task['id']}")
     other.wait_for(lambda c: stack.api("GET", f"/runs/{missed['run_id']}").json()["status"] == "success",
                    20, "missed run to finish")
-    watcher.sio.connect(stack.base_url, transports=["websocket"], wait_timeout=10)
+    watcher.connect()
     watcher.wait_status(missed["run_id"], "success")
     replayed = watcher.run_events(missed["run_id"])
     assert [e["status"] for e in replayed] == ["queued", "running", "success"]

@@ -1,6 +1,7 @@
 """A real python-socketio client that records ``task_update`` events as a page would."""
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from typing import Any, Callable
@@ -11,8 +12,15 @@ import socketio
 class LiveClient:
     """Connects, subscribes to a room (with ``since`` on every reconnect) and records events."""
 
-    def __init__(self, url: str, room: str = "tasks", transports: list[str] | None = None) -> None:
+    def __init__(self, url: str, room: str = "tasks", transports: list[str] | None = None,
+                 credentials: tuple[str, str] | None = None, token: str | None = None) -> None:
+        from tests.support.processes import ADMIN
+
         self.url = url
+        user, password = credentials or ADMIN
+        basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.headers = {} if token else {"Authorization": f"Basic {basic}"}
+        self.auth = {"token": token} if token else None
         self.room = room
         self.transports = transports or ["websocket"]
         self.events: list[dict[str, Any]] = []
@@ -48,8 +56,10 @@ class LiveClient:
             self._cond.notify_all()
 
     def connect(self) -> "LiveClient":
-        self.sio.connect(self.url, transports=self.transports, wait_timeout=10)
-        self.wait_for(lambda c: c.connects >= 1, 10, "subscribe ack")
+        before = self.connects
+        self.sio.connect(self.url, transports=self.transports, headers=self.headers,
+                         auth=self.auth, wait_timeout=10)
+        self.wait_for(lambda c: c.connects > before, 10, "subscribe ack")
         return self
 
     def disconnect(self) -> None:

@@ -14,6 +14,8 @@ import redis
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+# The admin every test stack creates on its first run (ADMIN_PASSWORD).
+ADMIN = ("admin", "admin-test-password")
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -134,6 +136,9 @@ class Stack:
             DATABASE_URL=database_url or f"sqlite:///{workdir / 'taskpulse.db'}",
             ASYNC_MODE=async_mode,
             SECRET_KEY="test-secret",
+            ADMIN_PASSWORD=ADMIN[1],
+            # Many tests sign in from 127.0.0.1; the limit itself is tested on its own.
+            TASKPULSE_LOGIN_RATE_LIMIT="1000 per minute",
             PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}",
             PYTHONWARNINGS="ignore::DeprecationWarning",
             PYTHONUNBUFFERED="1",
@@ -195,8 +200,9 @@ class Stack:
         return "\n".join(f"===== {p.name} =====\n{p.output()[-4000:]}" for p in parts)
 
     # HTTP helpers, as a script would use the API.
-    def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(method, f"{self.base_url}/api{path}", timeout=10, **kwargs)
+    def api(self, method: str, path: str, auth=ADMIN, **kwargs) -> requests.Response:
+        """Call the API as a script would (HTTP Basic as the admin unless ``auth`` says)."""
+        return requests.request(method, f"{self.base_url}/api{path}", auth=auth, timeout=10, **kwargs)
 
     def create_task(self, name: str, command: str | None = None, **fields) -> dict:
         body = {"name": name, "kind": "shell", "config": {"command": command or "true"}}

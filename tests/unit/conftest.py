@@ -64,7 +64,9 @@ def socket_client(app):
 
     socketio.init_app(app, client_manager=python_socketio.Manager(), async_mode="threading")
     sockets.register(socketio)
-    client = socketio.test_client(app)
+    from tests.conftest import ADMIN_FOR_UNIT_TESTS, basic_auth
+
+    client = socketio.test_client(app, headers={"Authorization": basic_auth(*ADMIN_FOR_UNIT_TESTS)})
     assert client.is_connected()
     yield client
     if client.is_connected():

@@ -101,10 +101,6 @@ def test_timeout_fails_says_so_and_kills_the_children(marker):
     assert processes_with(f"sleep {marker}") == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: worker/kinds.py _kill_group returns as soon as the shell dies of SIGTERM, never "
-    "SIGKILLing the group; a child that ignores SIGTERM keeps the pipes open, so "
-    "communicate() blocks until it exits (the timeout is not enforced) and it survives"))
 def test_timeout_kills_children_that_ignore_sigterm(marker):
     lifetime = "3"  # kept short: the bug makes the call wait this long
     started = time.monotonic()

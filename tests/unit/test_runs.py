@@ -6,7 +6,7 @@ import json
 import re
 import sqlite3
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -25,7 +25,7 @@ ISO_MILLIS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
 def parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 def queue_run(app, task_id: int, trigger: str = "manual") -> tuple[int, dict]:
@@ -148,9 +148,8 @@ def test_running_twice_is_ignored(app, make_task):
 
 
 def test_unknown_run_raises(app):
-    with app.app_context():
-        with pytest.raises(UnknownRun):
-            update_task_status(999, "running")
+    with app.app_context(), pytest.raises(UnknownRun):
+        update_task_status(999, "running")
     assert event_rows(app) == []
 
 
@@ -188,7 +187,6 @@ def test_each_transition_writes_one_contract_event(app, make_task):
 
 def test_event_carries_the_task_next_run_at(app, make_task):
     from webapp.timeutil import utcnow
-    from datetime import timedelta
 
     task_id = make_task(schedule={"type": "interval", "seconds": 60},
                         next_run_at=utcnow() + timedelta(seconds=60))

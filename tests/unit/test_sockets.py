@@ -80,9 +80,6 @@ def test_room_of_a_task_that_does_not_exist_is_refused(socket_client, make_task)
     assert received_updates(socket_client) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: webapp/sockets.py handle_subscribe(data) takes exactly one argument; a subscribe "
-    "sent with no payload (or two) raises TypeError and no ack is ever sent"))
 @pytest.mark.parametrize("args", [(), ({"room": "tasks", "since": None}, "extra")], ids=["no-payload", "two-args"])
 def test_subscribe_with_no_or_extra_arguments_is_refused(socket_client, args):
     ack = subscribe(socket_client, *args)
@@ -167,9 +164,6 @@ def test_accepted_subscribe_joins_the_room(socket_client, history):
     assert received_updates(socket_client) == [{"seq": 8}]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: on SQLite a new task reuses a deleted task's id (tasks.id is not AUTOINCREMENT), "
-    "so replay for room task:<id> hands the new task the deleted task's events"))
 def test_task_room_replay_does_not_include_a_deleted_task_with_the_same_id(app, socket_client, client, history):
     assert client.delete(f"/api/tasks/{history['backup']}").status_code == 204
     new = client.post("/api/tasks", json={"name": "fresh", "kind": "shell", "config": {"command": "true"}})

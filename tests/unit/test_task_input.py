@@ -284,10 +284,6 @@ def test_delete_is_204_then_404(client, existing):
     assert_error(client.delete(f"/api/tasks/{existing['id']}"), 404, "not_found", None)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: on SQLite, deleting a task leaves its runs (passive_deletes=True, foreign keys "
-    "not enforced) and the next task reuses the id, inheriting the old runs: Run Now "
-    "on the new task answers 409"))
 def test_deleted_task_runs_do_not_leak_into_a_new_task(app, client, make_task):
     from webapp.extensions import db
     from webapp.models import Task
@@ -310,9 +306,6 @@ def test_deleted_task_runs_do_not_leak_into_a_new_task(app, client, make_task):
     ("/api/no-such-endpoint", "GET"),
     ("/api/tasks/1", "PUT"),
 ], ids=["non-integer-id", "unknown-endpoint", "method-not-allowed"])
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: URLs under /api that match no route (or not the method) answer Flask's HTML "
-    "404/405 page, not the JSON error the API promises"))
 def test_unrouted_api_urls_answer_json_errors(client, path, method):
     response = client.open(path, method=method, json={})
     assert response.status_code in (404, 405)
@@ -329,9 +322,6 @@ def app_500s(app):
     return app
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: webapp/schedules.py zone() catches only ZoneInfoNotFoundError/ValueError; a "
-    "name that is a tzdata directory ('America') raises IsADirectoryError -> 500"))
 def test_timezone_naming_a_zone_directory_is_400(app_500s, client, existing):
     before = listing(client)
     response = client.post("/api/tasks", json=body(timezone="America"))
@@ -339,19 +329,14 @@ def test_timezone_naming_a_zone_directory_is_400(app_500s, client, existing):
     assert listing(client) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a cron expression croniter calls valid but that never fires ('0 0 31 2 *') "
-    "passes validation, then next_fire raises CroniterBadDateError -> 500"))
 def test_cron_that_never_fires_is_400(app_500s, client, existing):
+    # Was a 500 (CroniterBadDateError from next_fire); now refused at validation.
     before = listing(client)
     response = client.post("/api/tasks", json=body(schedule={"type": "cron", "expr": "0 0 31 2 *"}))
     assert_error(response, 400, "invalid", "schedule.expr")
     assert listing(client) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: validate_schedule catches only ValueError from parse_iso; an instant whose UTC "
-    "conversion leaves datetime's range raises OverflowError -> 500"))
 def test_once_instant_out_of_range_is_400(app_500s, client, existing):
     before = listing(client)
     response = client.post("/api/tasks", json=body(schedule={"type": "once", "at": "9999-12-31T23:59:59-01:00"}))
@@ -359,9 +344,6 @@ def test_once_instant_out_of_range_is_400(app_500s, client, existing):
     assert listing(client) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a lone surrogate (JSON \\ud800) in name passes _name() and makes the SQLite "
-    "write raise UnicodeEncodeError -> 500"))
 def test_name_with_lone_surrogate_is_400(app_500s, client, existing):
     before = listing(client)
     raw = '{"name": "scan\\ud800", "kind": "shell", "config": {"command": "true"}}'
@@ -402,6 +384,7 @@ FIELD_VALUES = {
         "backoff": st.lists(st.integers(-2, 90000), max_size=12) | JSON_VALUES,
     }) | JSON_VALUES,
     "overlap": st.sampled_from(["skip", "allow", "queue"]) | JSON_VALUES,
+    "misfire": st.sampled_from(["run_once", "skip", "later"]) | JSON_VALUES,
 }
 EXTRA_KEYS = st.sampled_from(["id", "last_status", "next_run_at", "colour"]) | st.text(max_size=8)
 

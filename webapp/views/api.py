@@ -7,7 +7,8 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from .. import dispatch, events, tasks
+from .. import audit, dispatch, events, tasks, users
+from ..auth import authorize, current_principal, requires
 from ..errors import ApiError, NotFound, ValidationError
 from ..extensions import db
 from ..models import Event, TaskRun
@@ -17,15 +18,37 @@ from ..timeutil import iso, parse_iso, utcnow
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+@bp.before_request
+def _signed_in():
+    """Every API call needs a signed-in caller; views that change things ask for more."""
+    authorize("viewer")
+
+
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError):
-    return jsonify(exc.to_dict()), exc.status
+    response = jsonify(exc.to_dict())
+    if exc.status == 401:
+        # Bearer, not Basic: a browser must not pop up its own password dialog.
+        response.headers["WWW-Authenticate"] = 'Bearer realm="taskpulse"'
+    return response, exc.status
+
+
+def _actor() -> str:
+    principal = current_principal()
+    return principal.username if principal else "?"
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     body = {"error": {"code": (exc.name or "error").lower().replace(" ", "_"), "message": exc.description}}
     return jsonify(body), exc.code
+
+
+def json_http_error(exc: HTTPException):
+    """Errors under /api are JSON even when no API route matched (404, 405)."""
+    if not request.path.startswith("/api/"):
+        return exc
+    return _http_error(exc)
 
 
 def _json_body() -> Any:
@@ -45,19 +68,22 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 
 
 @bp.get("/tasks")
+@requires("viewer")
 def list_tasks():
     """All tasks."""
     return jsonify({"tasks": [t.to_dict() for t in tasks.list_tasks()]})
 
 
 @bp.post("/tasks")
+@requires("admin")
 def create_task():
     """Create a task; 201 with the task."""
-    task = tasks.create_task(_json_body())
+    task = tasks.create_task(_json_body(), actor=_actor())
     return jsonify(task.to_dict()), 201
 
 
 @bp.get("/tasks/<int:task_id>")
+@requires("viewer")
 def get_task(task_id: int):
     """One task."""
     return jsonify(tasks.get_task(task_id).to_dict())
@@ -65,24 +91,32 @@ def get_task(task_id: int):
 
 @bp.patch("/tasks/<int:task_id>")
 def update_task(task_id: int):
-    """Change some fields of a task."""
-    return jsonify(tasks.update_task(task_id, _json_body()).to_dict())
+    """Change some fields of a task: operators may only enable or disable it."""
+    body = _json_body()
+    only_enabling = isinstance(body, dict) and body and set(body) <= {"enabled"}
+    authorize("operator" if only_enabling else "admin")
+    return jsonify(tasks.update_task(task_id, body, actor=_actor()).to_dict())
 
 
 @bp.delete("/tasks/<int:task_id>")
+@requires("admin")
 def delete_task(task_id: int):
     """Delete a task and its runs."""
-    tasks.delete_task(task_id)
+    tasks.delete_task(task_id, actor=_actor())
     return "", 204
 
 
 @bp.post("/tasks/<int:task_id>/run")
+@requires("operator")
 def run_task(task_id: int):
     """Run Now: 202 with ``{"run_id", "job_id", "status": "queued"}``."""
-    return jsonify(dispatch.dispatch(task_id, "manual")), 202
+    result = dispatch.dispatch(task_id, "manual")
+    audit.log_run(_actor(), "run", task_id, result["run_id"])
+    return jsonify(result), 202
 
 
 @bp.get("/tasks/<int:task_id>/runs")
+@requires("viewer")
 def task_runs(task_id: int):
     """The task's runs, newest first (``limit``, ``before`` run id for paging)."""
     tasks.get_task(task_id)
@@ -96,6 +130,7 @@ def task_runs(task_id: int):
 
 
 @bp.get("/runs/<int:run_id>")
+@requires("viewer")
 def get_run(run_id: int):
     """One run, with its kept output tail."""
     run = db.session.get(TaskRun, run_id)
@@ -105,6 +140,7 @@ def get_run(run_id: int):
 
 
 @bp.get("/events")
+@requires("viewer")
 def list_events():
     """Events after ``since`` (all tasks), oldest first, for scripts and audits."""
     since = _int_arg("since", 0, 0, 2**62)
@@ -113,12 +149,16 @@ def list_events():
 
 
 @bp.get("/schedule/preview")
+@requires("viewer")
 def schedule_preview():
     """The next fire times of a cron or interval schedule, without saving anything."""
     tz = request.args.get("timezone", "UTC")
     zone(tz)
     if "cron" in request.args:
-        schedule = validate_schedule({"type": "cron", "expr": request.args["cron"]})
+        try:
+            schedule = validate_schedule({"type": "cron", "expr": request.args["cron"]})
+        except ValidationError as exc:
+            raise ValidationError(exc.message, "cron") from None
     elif "interval" in request.args:
         schedule = validate_schedule(
             {"type": "interval", "seconds": _int_arg("interval", 0, 1, 366 * 86400)}
@@ -135,8 +175,40 @@ def schedule_preview():
     return jsonify({"fires": [iso(f) for f in preview(schedule, tz, after, count)]})
 
 
+@bp.get("/users")
+@requires("admin")
+def list_users():
+    """All users (admins only)."""
+    return jsonify({"users": users.list_users()})
+
+
+@bp.post("/users")
+@requires("admin")
+def create_user():
+    """Create a user; the answer carries the password once when it was generated."""
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be a JSON object")
+    user, password = users.create_user(body.get("username"), body.get("role", "viewer"),
+                                       body.get("password"), actor=_actor())
+    answer = user.to_dict()
+    if "password" not in body:
+        answer["password"] = password
+    return jsonify(answer), 201
+
+
+@bp.get("/audit")
+@requires("admin")
+def list_audit():
+    """The audit log, newest first (``before`` an entry id for paging)."""
+    before = request.args.get("before")
+    limit = _int_arg("limit", 100, 1, 1000)
+    return jsonify({"entries": audit.recent(limit, _int_arg("before", 0, 0, 2**62) if before else None)})
+
+
 def healthz():
-    """Liveness and dependencies: database and Redis reachable."""
+    """Liveness and dependencies: database and Redis reachable. Public, for probes, so
+    it says only ok / not ok; signed-in callers also see the failing part."""
     status: dict[str, Any] = {"ok": True}
     try:
         db.session.execute(select(Event.id).limit(1))
@@ -148,4 +220,9 @@ def healthz():
         status["redis"] = "ok"
     except Exception as exc:
         status.update(ok=False, redis=str(exc)[:200])
-    return jsonify(status), 200 if status["ok"] else 503
+    code = 200 if status["ok"] else 503
+    try:
+        signed_in = current_principal() is not None
+    except ApiError:
+        signed_in = False
+    return jsonify(status if signed_in else {"ok": status["ok"]}), code

@@ -1,0 +1,244 @@
+"""Who is asking, and may they? Session cookie (with CSRF), Bearer token, HTTP Basic;
+roles viewer < operator < admin."""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, Callable
+
+from flask import current_app, g, request, session
+from limits import parse as parse_limit
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
+
+from .errors import ApiError
+from .extensions import db, limiter
+from .models import ApiToken, User
+
+log = logging.getLogger(__name__)
+
+ROLE_RANK = {"viewer": 1, "operator": 2, "admin": 3}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRFToken"
+# Checked only to burn the same time for unknown users as for known ones.
+_DUMMY_HASH = "scrypt:32768:8:1$0000000000000000$" + "0" * 128
+
+
+class Unauthorized(ApiError):
+    """No credentials, or bad ones."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    """Known user, but the role (or a missing CSRF token) does not allow this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class TooManyAttempts(ApiError):
+    """Too many failed sign-ins from this address."""
+
+    status = 429
+    code = "rate_limited"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated user and how they proved it."""
+
+    user_id: int
+    username: str
+    role: str
+    via: str  # "session", "token" or "basic"
+
+    def can(self, role: str) -> bool:
+        """True when this user's role is ``role`` or above."""
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+def token_digest(token: str) -> str:
+    """What is stored for a Bearer token: its SHA-256 (tokens are long and random)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _principal(user: User | None, via: str) -> Principal | None:
+    if user is None or not user.active:
+        return None
+    return Principal(user.id, user.username, user.role, via)
+
+
+def _login_failures_limit():
+    return parse_limit(current_app.config["LOGIN_RATE_LIMIT"])
+
+
+def note_failed_login(address: str) -> None:
+    """Count a failed sign-in (form or Basic) against the address's budget."""
+    try:
+        limiter.limiter.hit(_login_failures_limit(), "login-failures", address)
+    except Exception:  # the limit store (Redis) is away: sign-in must still work
+        log.warning("could not count a failed sign-in from %s", address)
+
+
+def login_blocked(address: str) -> bool:
+    """True once an address has used up its failed sign-ins for the window."""
+    try:
+        return not limiter.limiter.test(_login_failures_limit(), "login-failures", address)
+    except Exception:
+        return False
+
+
+# Scripts send Basic credentials with every request; a slow hash per request would cap
+# them at a few requests a second. Remember recent successes briefly, keyed by a digest
+# of the credentials and tied to the stored hash (a password change drops them).
+_VERIFIED: dict[str, tuple[str, float]] = {}
+_VERIFIED_TTL = 60.0
+_VERIFIED_MAX = 1024
+
+
+def check_password(username: str, password: str) -> User | None:
+    """The active user with this name and password, else None (constant-ish time)."""
+    user = db.session.execute(select(User).where(User.username == username)).scalar()
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    key = hashlib.sha256(f"{user.id}\0{username}\0{password}".encode()).hexdigest()
+    remembered = _VERIFIED.get(key)
+    if remembered and remembered[0] == user.password_hash and remembered[1] > time.monotonic():
+        return user
+    if not check_password_hash(user.password_hash, password):
+        return None
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[key] = (user.password_hash, time.monotonic() + _VERIFIED_TTL)
+    return user
+
+
+def credentials_from_header(header: str | None) -> Principal | None:
+    """Resolve an ``Authorization`` header (Bearer or Basic).
+
+    Raises:
+        Unauthorized: the header is present but malformed or wrong.
+        TooManyAttempts: this address failed to sign in too often.
+    """
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer" and value.strip():
+        row = db.session.execute(
+            select(ApiToken).where(ApiToken.token_hash == token_digest(value.strip()),
+                                   ApiToken.revoked_at.is_(None))
+        ).scalar()
+        principal = _principal(row.user if row else None, "token")
+        if principal is None:
+            raise Unauthorized("invalid or revoked token")
+        return principal
+    if scheme == "basic":
+        address = request.remote_addr or "?"
+        if login_blocked(address):
+            raise TooManyAttempts("too many failed sign-ins; wait a minute")
+        try:
+            username, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("malformed Basic credentials") from None
+        principal = _principal(check_password(username, password), "basic")
+        if principal is None:
+            note_failed_login(address)
+            raise Unauthorized("wrong user name or password")
+        return principal
+    raise Unauthorized("unsupported Authorization scheme (use Bearer or Basic)")
+
+
+def session_principal() -> Principal | None:
+    """The user signed in with the session cookie, if any."""
+    user_id = session.get("user_id")
+    if not isinstance(user_id, int):
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or session.get("auth_version") != _auth_version(user):
+        return None
+    return _principal(user, "session")
+
+
+def _auth_version(user: User) -> str:
+    """Changes when the password changes, so old sessions stop working."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def sign_in(user: User) -> None:
+    """Start a fresh session for ``user`` (new CSRF token; no session fixation)."""
+    session.clear()
+    session["user_id"] = user.id
+    session["auth_version"] = _auth_version(user)
+    session["csrf"] = secrets.token_urlsafe(32)
+    session.permanent = True
+
+
+def current_principal() -> Principal | None:
+    """The caller of this request, resolved once per request.
+
+    Raises:
+        Unauthorized, TooManyAttempts: bad credentials in an Authorization header.
+    """
+    if "principal" not in g:
+        header = request.headers.get("Authorization")
+        g.principal = credentials_from_header(header) if header else session_principal()
+    return g.principal
+
+
+def csrf_token() -> str:
+    """The session's CSRF token (made on first use), for forms and the page's fetches."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def csrf_ok() -> bool:
+    """True when a state-changing request carries the session's CSRF token."""
+    expected = session.get("csrf")
+    given = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token")
+    return bool(expected and given and hmac.compare_digest(str(expected), str(given)))
+
+
+def authorize(role: str) -> Principal:
+    """The caller, who must be signed in with at least ``role``.
+
+    Cookie-authenticated requests that change state must carry the CSRF token;
+    Bearer and Basic requests cannot be forged cross-site, so they need none.
+
+    Raises:
+        Unauthorized: not signed in. Forbidden: role too low or CSRF token missing.
+    """
+    principal = current_principal()
+    if principal is None:
+        raise Unauthorized("sign in, or send a Bearer token or Basic credentials")
+    if principal.via == "session" and request.method not in SAFE_METHODS and not csrf_ok():
+        raise Forbidden("missing or wrong CSRF token (send the X-CSRFToken header)")
+    if not principal.can(role):
+        raise Forbidden(f"this needs the {role} role; you are {principal.role}")
+    return principal
+
+
+def requires(role: str) -> Callable:
+    """Decorator for API views: ``authorize(role)`` before the view runs."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any):
+            authorize(role)
+            return view(*args, **kwargs)
+
+        wrapper.required_role = role  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
