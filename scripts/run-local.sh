@@ -43,5 +43,8 @@ fi
 flask --app wsgi db create --seed
 echo
 echo "  Taskpulse is starting on http://127.0.0.1:$PORT/  (Ctrl-C stops web, worker and scheduler)"
+echo "  Sign in as 'admin': the password is ADMIN_PASSWORD if you set it before the first run,"
+echo "  otherwise the one printed above on the first run. Forgot it?"
+echo "    .venv/bin/flask --app wsgi users password admin"
 echo
 honcho start -f Procfile
