@@ -120,6 +120,24 @@ def publish(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+TASK_CHANGED = "task_changed"
+
+
+def publish_task_changed(action: str, task_id: int, row: dict[str, Any] | None) -> None:
+    """Tell every page that a task was created, updated or deleted (``row`` is the task
+    as the snapshot shows it, or None when deleted).
+
+    Not part of the ``seq`` stream: a page that was disconnected asks for a snapshot
+    when it reconnects, which covers any task change it missed.
+    """
+    payload = {"action": action, "task_id": task_id, "task": row,
+               "emitted_at": iso(utcnow(), millis=True)}
+    try:
+        emitter().emit(TASK_CHANGED, payload, namespace="/", room=[ALL_TASKS_ROOM, task_room(task_id)])
+    except Exception:
+        log.exception("task %s: publish of task_changed failed", task_id)
+
+
 def head_seq() -> int:
     """The latest event seq (0 when the log is empty)."""
     value = db.session.execute(select(db.func.max(Event.id))).scalar()

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit
+from . import audit, events, snapshot
 from .errors import Conflict, NotFound
 from .extensions import db
 from .models import Task
@@ -58,6 +58,7 @@ def create_task(data: Any, actor: str = "system") -> Task:
     entry = audit.record(actor, "create", "task", task.id, task.name, audit.diff({}, _editable(task)))
     _commit_unique(fields["name"])
     audit.publish(entry)
+    _announce("created", task.id)
     return task
 
 
@@ -85,6 +86,7 @@ def update_task(task_id: int, data: Any, actor: str = "system") -> Task:
     _commit_unique(fields["name"])
     if entry is not None:
         audit.publish(entry)
+        _announce("updated", task.id)
     return task
 
 
@@ -95,6 +97,13 @@ def delete_task(task_id: int, actor: str = "system") -> None:
     db.session.delete(task)
     db.session.commit()
     audit.publish(entry)
+    _announce("deleted", task_id)
+
+
+def _announce(action: str, task_id: int) -> None:
+    """Publish ``task_changed`` with the task's row as pages render it."""
+    rows = [] if action == "deleted" else snapshot.task_rows(task_id)
+    events.publish_task_changed(action, task_id, rows[0] if rows else None)
 
 
 def _editable(task: Task) -> dict[str, Any]:

@@ -104,6 +104,7 @@ class Scheduler:
         """
         now = utcnow()
         paused = scheduler_paused()
+        broken = False
         for task_id in due_task_ids(now):
             try:
                 fire_task(task_id, now, self.settings, paused)
@@ -111,12 +112,15 @@ class Scheduler:
                 raise  # the database or Redis is away: end the tick, not just this task
             except Exception:  # one broken task must not stop the others
                 db.session.rollback()
+                broken = True
                 self._log_problem(f"task:{task_id}", "task %s: fire failed", task_id, exc_info=True)
             else:
                 self._recovered(f"task:{task_id}", f"task {task_id}: fires again")
         release_held_runs()
         earliest = earliest_next_run()
-        return TICK_SECONDS if earliest is None else (earliest - utcnow()).total_seconds()
+        if earliest is None or broken:  # a broken task stays due: retry it once a tick, not in a spin
+            return TICK_SECONDS
+        return (earliest - utcnow()).total_seconds()
 
     def run_forever(self) -> None:
         """Tick until SIGTERM or SIGINT, sleeping until the next fire (at most a tick)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from functools import cache
+from itertools import count
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -302,11 +303,14 @@ def db_app(app, redis_server):
     redis_server.client().flushdb()
 
 
+_names = count(1)
+
+
 def due_task(**fields) -> int:
     from webapp.extensions import db
     from webapp.models import Task
 
-    values = {"name": f"t{datetime.now().timestamp()}", "kind": "shell", "config": {"command": "true"},
+    values = {"name": f"task-{next(_names)}", "kind": "shell", "config": {"command": "true"},
               "schedule": EVERY_2S, "next_run_at": NOW}
     values.update(fields)
     task = Task(**values)
@@ -482,3 +486,51 @@ def test_misfire_is_part_of_the_task(client):
     task_id = response.get_json()["id"]
     patched = client.patch(f"/api/tasks/{task_id}", json={"misfire": "skip"})
     assert patched.status_code == 200 and patched.get_json()["misfire"] == "skip"
+
+
+# --- the scheduler process's tick and leadership (in-process) --------------------------------
+
+def test_one_leader_at_a_time_and_a_lost_lock_is_noticed(redis_server):
+    from worker.scheduler import LEADER_KEY, Scheduler
+
+    redis_server.client().delete(LEADER_KEY)
+    a, b = Scheduler(redis_server.client()), Scheduler(redis_server.client())
+    assert a.hold_leadership() and not b.hold_leadership()
+    assert a.hold_leadership() and not b.hold_leadership()  # renewing keeps it
+    redis_server.client().delete(LEADER_KEY)  # as if a's TTL ran out while it stalled
+    assert b.hold_leadership()
+    assert not a.hold_leadership() and b.hold_leadership()
+    redis_server.client().delete(LEADER_KEY)
+
+
+def test_a_broken_task_does_not_stop_the_others_or_spin_the_loop(db_app, redis_server, caplog):
+    from webapp.extensions import db
+    from webapp.models import Task
+    from worker.scheduler import TICK_SECONDS, Scheduler
+
+    now = datetime.now(UTC)
+    broken = due_task(schedule=cron("0 2 * * *"), next_run_at=now - timedelta(seconds=1))
+    db.session.execute(db.update(Task).where(Task.id == broken).values(timezone="Nowhere/Atlantis"))
+    db.session.commit()
+    fine = due_task(next_run_at=now - timedelta(seconds=1))
+    scheduler = Scheduler(redis_server.client())
+    assert scheduler.tick() == TICK_SECONDS  # retried once a tick, not at once
+    assert scheduler.tick() == TICK_SECONDS
+    assert [r.status for r in runs_of(fine)] == ["queued"] and runs_of(broken) == []
+    failures = [r for r in caplog.records if f"task {broken}: fire failed" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info  # logged once, with the traceback
+
+
+@pytest.mark.parametrize("raw,grace", [("", 300.0), ("0", 0.0), ("3600", 3600.0)])
+def test_misfire_grace_comes_from_the_environment(raw, grace):
+    from worker.scheduler import settings_from_env
+
+    assert settings_from_env({"TASKPULSE_MISFIRE_GRACE": raw}).misfire_grace == grace
+
+
+@pytest.mark.parametrize("raw", ["-1", "soon", "nan"])
+def test_a_bad_misfire_grace_is_refused(raw):
+    from worker.scheduler import settings_from_env
+
+    with pytest.raises(ValueError):
+        settings_from_env({"TASKPULSE_MISFIRE_GRACE": raw})
