@@ -11,6 +11,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from .dispatch import redis_connection
 from .extensions import db
@@ -44,8 +45,12 @@ def pause_scheduler(by: str | None = None) -> dict[str, Any]:
             db.session.add(Setting(name=PAUSE_SETTING, value=value))
         else:
             row.value = value
-        db.session.commit()
-        log.info("scheduler paused by %s", by or "an unnamed caller")
+        try:
+            db.session.commit()
+        except IntegrityError:  # a concurrent first pause inserted the row: it stands
+            db.session.rollback()
+        else:
+            log.info("scheduler paused by %s", by or "an unnamed caller")
     return scheduler_status()
 
 

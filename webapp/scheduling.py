@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import events
+from . import events, snapshot
 from .dispatch import enqueue_run, job_timeout
 from .errors import QueueUnavailable
 from .extensions import db
@@ -86,12 +86,16 @@ def fire_task(task_id: int, now: datetime, settings: FireSettings | None = None,
     set_committed_value(task, "next_run_at", plan.next_run_at)
 
     if plan.fire_at is None or paused or not task.enabled:
-        db.session.commit()
         why = "paused" if paused else "disabled" if not task.enabled else f"missed ({task.misfire})"
-        # Paused or disabled tasks pass every fire: not worth a line each time.
-        level = logging.INFO if plan.fire_at is None and not paused and task.enabled else logging.DEBUG
-        log.log(level, "task %s: fire at %s not run: %s; next at %s", task_id, iso(due_at), why,
-                iso(plan.next_run_at))
+        db.session.commit()
+        if paused or why == "disabled":  # they pass every fire: not worth a line each time
+            log.debug("task %s: fire at %s not run: %s", task_id, iso(due_at), why)
+            return "advanced"
+        log.info("task %s: fire at %s not run: %s; next at %s", task_id, iso(due_at), why,
+                 iso(plan.next_run_at))
+        # A missed fire makes no run, so no task_update carries the new next_run_at.
+        rows = snapshot.task_rows(task_id)
+        events.publish_task_changed("updated", task_id, rows[0] if rows else None)
         return "advanced"
     if plan.missed:
         log.info("task %s: missed fires from %s; one run for %s (%s)", task_id, iso(due_at),

@@ -147,7 +147,10 @@ def test_sigkilled_leader_is_replaced_within_ten_seconds(system, unique_name):
     assert_no_burst([r for r in runs if r["queued_at"] > killed])
 
 
-def test_missed_fires_give_one_catch_up_run_or_none(system, unique_name):
+def test_missed_fires_give_one_catch_up_run_or_none(system, unique_name, live_client_factory):
+    watcher = live_client_factory(system.stack.base_url)
+    changes = []
+    watcher.sio.on("task_changed", changes.append)
     scheduler = system.start_scheduler()
     system.wait_for_leader()
     scheduler.stop()  # SIGTERM: it hands the lock back
@@ -168,6 +171,9 @@ def test_missed_fires_give_one_catch_up_run_or_none(system, unique_name):
     assert system.runs(catch_up["id"]) == [run]
     assert system.runs(skip["id"]) == []
     assert system.task(skip["id"])["next_run_at"] is None and system.task(catch_up["id"])["next_run_at"] is None
+    # The skipped one-off made no run, so pages learn its next_run_at from task_changed.
+    assert any(c["task_id"] == skip["id"] and c["action"] == "updated" and c["task"]["next_run_at"] is None
+               for c in changes), changes
     # About eight 2 s fires were missed: one run for the latest, then the grid again.
     runs = system.runs(frequent["id"])
     assert 1 <= len(runs) <= 4 and runs[0]["queued_at"] < back + timedelta(seconds=1)

@@ -26,6 +26,7 @@ class LiveClient:
         self.events: list[dict[str, Any]] = []
         self.acks: list[dict[str, Any]] = []
         self.last_seq: int | None = None
+        self.seen: set[int] = set()
         self.connects = 0
         self._cond = threading.Condition()
         self.sio = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
@@ -45,9 +46,12 @@ class LiveClient:
             self._cond.notify_all()
 
     def _record(self, event: dict[str, Any], replayed: bool) -> None:
-        if self.last_seq is not None and event["seq"] <= self.last_seq:
+        # Events from different processes (web, workers) may arrive out of seq order:
+        # dedupe by seq rather than dropping anything below the highest seen.
+        if event["seq"] in self.seen:
             return
-        self.last_seq = event["seq"]
+        self.seen.add(event["seq"])
+        self.last_seq = max(self.last_seq or 0, event["seq"])
         self.events.append(dict(event, _replayed=replayed, _received=time.time()))
 
     def _on_update(self, event: dict[str, Any]) -> None:
