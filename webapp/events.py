@@ -138,6 +138,17 @@ def publish_task_changed(action: str, task_id: int, row: dict[str, Any] | None) 
         log.exception("task %s: publish of task_changed failed", task_id)
 
 
+SCHEDULER_STATE = "scheduler_state"
+
+
+def publish_scheduler_state(status: dict[str, Any]) -> None:
+    """Tell every page that the global pause changed (``{"paused", "since", "by", ...}``)."""
+    try:
+        emitter().emit(SCHEDULER_STATE, status, namespace="/", room=ALL_TASKS_ROOM)
+    except Exception:
+        log.exception("publish of scheduler_state failed")
+
+
 def head_seq() -> int:
     """The latest event seq (0 when the log is empty)."""
     value = db.session.execute(select(db.func.max(Event.id))).scalar()

@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, join_room
 
-from . import audit, events, snapshot
+from . import audit, events, scheduler_state, snapshot
 from .auth import Principal, credentials_from_header, session_principal
 from .errors import ApiError
 from .extensions import db, socketio
@@ -93,6 +93,7 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
         ack["truncated"] = True
     if data.get("snapshot") is True:
         ack["tasks"] = snapshot.task_rows(parsed[1])
+        ack["scheduler"] = scheduler_state.scheduler_status()
     return ack
 
 

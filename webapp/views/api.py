@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from .. import audit, dispatch, events, tasks, users
+from .. import audit, dispatch, events, scheduler_state, tasks, users
 from ..auth import authorize, current_principal, requires
 from ..errors import ApiError, NotFound, ValidationError
 from ..extensions import db
@@ -173,6 +173,35 @@ def schedule_preview():
             raise ValidationError("must be an ISO-8601 instant", "after") from None
     count = _int_arg("count", 5, 1, 50)
     return jsonify({"fires": [iso(f) for f in preview(schedule, tz, after, count)]})
+
+
+@bp.get("/scheduler")
+@requires("viewer")
+def scheduler_status():
+    """The global pause and the leading scheduler."""
+    return jsonify(scheduler_state.scheduler_status())
+
+
+@bp.post("/scheduler/pause")
+@requires("operator")
+def pause_scheduler():
+    """Stop scheduled fires everywhere (Run Now still works)."""
+    return _changed_pause(scheduler_state.pause_scheduler(by=_actor()), "pause")
+
+
+@bp.post("/scheduler/resume")
+@requires("operator")
+def resume_scheduler():
+    """Resume scheduled fires (no catch-up burst for fires passed while paused)."""
+    return _changed_pause(scheduler_state.resume_scheduler(by=_actor()), "resume")
+
+
+def _changed_pause(status: dict, action: str):
+    entry = audit.record(_actor(), action, "scheduler", None, "scheduler")
+    db.session.commit()
+    audit.publish(entry)
+    events.publish_scheduler_state(status)
+    return jsonify(status)
 
 
 @bp.get("/users")

@@ -16,7 +16,7 @@ from flask import (
     url_for,
 )
 
-from .. import audit, events, snapshot
+from .. import audit, events, scheduler_state, snapshot
 from ..auth import current_principal
 from ..errors import ApiError
 
@@ -66,6 +66,7 @@ def scheduler():
         "scheduler.html",
         rows=snapshot.task_rows(),
         head_seq=head,
+        scheduler=scheduler_state.scheduler_status(),
         socketio_module_url=url_for(
             "pages.vendor", package="socket.io-client", filename="dist/socket.io.esm.min.js"
         ),
