@@ -11,7 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import audit, dispatch, tasks, users
+from . import audit, dispatch, events, scheduler_state, tasks, users
 from .errors import ApiError
 from .models import ROLES
 from .extensions import db
@@ -21,6 +21,7 @@ db_cli = AppGroup("db", help="Database schema.")
 tasks_cli = AppGroup("tasks", help="List, create and run tasks.")
 events_cli = AppGroup("events", help="Watch the live event stream.")
 users_cli = AppGroup("users", help="Users, roles and API tokens.")
+scheduler_cli = AppGroup("scheduler", help="The global pause of scheduled fires.")
 
 
 def _cli_actor() -> str:
@@ -253,8 +254,38 @@ def users_revoke(name: str) -> None:
     click.echo(f"revoked {count} token(s) of {name!r}")
 
 
+def _show_scheduler(status: dict[str, Any]) -> None:
+    state = "paused" if status["paused"] else "running"
+    since = f" since {status['since']}" if status.get("since") else ""
+    by = f" by {status['by']}" if status.get("by") else ""
+    click.echo(f"scheduler {state}{since}{by}; leader: {status.get('leader') or 'none'}")
+
+
+@scheduler_cli.command("status")
+def scheduler_status() -> None:
+    """Show whether scheduled fires are paused, and which scheduler leads."""
+    _show_scheduler(scheduler_state.scheduler_status())
+
+
+@scheduler_cli.command("pause")
+def scheduler_pause() -> None:
+    """Pause scheduled fires everywhere (Run Now still works)."""
+    status = scheduler_state.pause_scheduler(by=_cli_actor())
+    events.publish_scheduler_state(status)
+    _show_scheduler(status)
+
+
+@scheduler_cli.command("resume")
+def scheduler_resume() -> None:
+    """Resume scheduled fires (fires passed while paused are not caught up)."""
+    status = scheduler_state.resume_scheduler(by=_cli_actor())
+    events.publish_scheduler_state(status)
+    _show_scheduler(status)
+
+
 def register(app: Flask) -> None:
     """Add the command groups to the app's CLI."""
+    app.cli.add_command(scheduler_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(tasks_cli)
