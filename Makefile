@@ -21,11 +21,13 @@ node_modules/.stamp: package.json package-lock.json
 	touch $@
 
 # Debian packages the tests need (Chromium for the browser tests, redis-server for
-# the private Redis each test session starts). Installs only what is missing.
+# the private Redis each test session starts, nginx for the proxy tests). Installs
+# only what is missing.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
