@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, join_room
 
-from . import audit, events, scheduler_state, snapshot
+from . import audit, events, head_beacon, scheduler_state, snapshot
 from .auth import Principal, credentials_from_header, session_principal
 from .errors import ApiError
 from .extensions import db, socketio
@@ -36,6 +36,7 @@ def handle_connect(auth: Any = None) -> None:
         raise ConnectionRefusedError(exc.message) from None
     if principal is None:
         raise ConnectionRefusedError("authentication required: sign in or send a token")
+    head_beacon.ensure_started(current_app._get_current_object())
     # Flask-SocketIO keeps this session per connection, server-side.
     session["socket_principal"] = [principal.user_id, principal.username, principal.role, principal.via]
 

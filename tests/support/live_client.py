@@ -32,6 +32,8 @@ class LiveClient:
         self.sio = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
         self.sio.on("connect", self._on_connect)
         self.sio.on("task_update", self._on_update)
+        self.sio.on("seq_head", self._on_head)
+        self.resyncs = 0
 
     def _on_connect(self) -> None:
         ack = self.sio.call("subscribe", {"room": self.room, "since": self.last_seq}, timeout=10)
@@ -58,6 +60,16 @@ class LiveClient:
         with self._cond:
             self._record(event, replayed=False)
             self._cond.notify_all()
+
+    def _on_head(self, notice: dict[str, Any]) -> None:
+        # A missed tail: replay from the last seq seen, as the page does.
+        if self.last_seq is not None and notice["head"] > self.last_seq:
+            ack = self.sio.call("subscribe", {"room": self.room, "since": self.last_seq}, timeout=10)
+            with self._cond:
+                self.resyncs += 1
+                for event in ack.get("events", []):
+                    self._record(event, replayed=True)
+                self._cond.notify_all()
 
     def connect(self) -> "LiveClient":
         before = self.connects
