@@ -35,10 +35,18 @@ class Config:
             if m.strip()
         ]
         self.SHELL_ENABLED = env.get("TASKPULSE_SHELL_ENABLED", "1") not in ("0", "false", "no")
-        self.OUTPUT_TAIL_BYTES = int(env.get("TASKPULSE_OUTPUT_TAIL_BYTES", str(64 * 1024)))
+        # Output kept with each run (the last bytes of it); live lines stream besides.
+        self.OUTPUT_TAIL_BYTES = int(env.get("TASKPULSE_OUTPUT_TAIL_BYTES", str(1024 * 1024)))
+        # Retention: finished runs (with their output) and events older than this are
+        # pruned hourly by the scheduler and by `flask --app wsgi db prune`; 0 keeps all.
+        self.RETENTION_DAYS = float(env.get("TASKPULSE_RETENTION_DAYS", "30"))
+        # The event log never holds more than this many rows (the newest are kept).
+        self.EVENT_LOG_MAX = int(env.get("TASKPULSE_EVENT_LOG_MAX", "1000000"))
         self.REPLAY_LIMIT = int(env.get("TASKPULSE_REPLAY_LIMIT", "1000"))
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.ADMIN_PASSWORD = env.get("ADMIN_PASSWORD") or None
+        # How long a run's state change keeps retrying while the database is away.
+        self.DB_RETRY_SECONDS = float(env.get("TASKPULSE_DB_RETRY_SECONDS", "60"))
         self.PASSWORD_HASH_METHOD = "scrypt"
         self.LOGIN_RATE_LIMIT = env.get("TASKPULSE_LOGIN_RATE_LIMIT", "10 per minute")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL

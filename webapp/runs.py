@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from . import events
+from .db_retry import retry_on_db_outage
 from .extensions import db
 from .models import TERMINAL_STATUSES, Task, TaskRun
 from .timeutil import as_utc, utcnow
@@ -50,7 +51,8 @@ def open_run(task: Task, trigger: str, *, scheduled_for: datetime | None = None,
     """
     now = utcnow()
     run = TaskRun(task=task, trigger=trigger, status="queued", queued_at=now,
-                  scheduled_for=scheduled_for, held=held)
+                  scheduled_for=scheduled_for, held=held, attempt=1,
+                  max_attempts=max_attempts_of(task))
     db.session.add(run)
     db.session.flush()
     run.job_id = job_id_for(run.id)
@@ -58,6 +60,12 @@ def open_run(task: Task, trigger: str, *, scheduled_for: datetime | None = None,
     task.last_status = "queued"
     event = events.record(task, run)
     return run, event.payload
+
+
+def max_attempts_of(task: Task) -> int:
+    """How many attempts a run of ``task`` gets: 1 + its ``retries.max``."""
+    retries = task.retries or {}
+    return 1 + int(retries.get("max") or 0)
 
 
 def record_skipped_run(task: Task, trigger: str, reason: str, *,
@@ -78,6 +86,7 @@ def record_skipped_run(task: Task, trigger: str, reason: str, *,
     return run, event.payload
 
 
+@retry_on_db_outage
 def update_task_status(
     run_id: int,
     status: str,
@@ -86,12 +95,20 @@ def update_task_status(
     output: str | None = None,
     exit_code: int | None = None,
     progress: int | None = None,
+    progress_message: str | None = None,
+    next_attempt_at: datetime | None = None,
+    worker_name: str | None = None,
+    output_lines: int | None = None,
 ) -> dict[str, Any] | None:
     """Move run ``run_id`` to ``status``, commit, then publish ``task_update``.
 
     Writes the run, the task's ``last_run_at``/``last_status``/``last_error`` and the
     event row in one transaction. Returns the published payload, or None when the move
     is not allowed from the run's current status (nothing is written then).
+
+    ``running`` -> ``running`` with ``progress`` is a progress report: the run's
+    progress (and message) change and an event row is written like any other, but
+    nothing else moves. ``retrying`` -> ``running`` starts the next attempt.
 
     Raises:
         UnknownRun: no run has this id.
@@ -100,23 +117,40 @@ def update_task_status(
     if run is None:
         db.session.rollback()
         raise UnknownRun(run_id)
-    if status not in TRANSITIONS.get(run.status, frozenset()):
+    progress_report = status == run.status == "running" and progress is not None
+    if not progress_report and status not in TRANSITIONS.get(run.status, frozenset()):
         log.info("run %s: ignoring %s -> %s", run_id, run.status, status)
         db.session.rollback()
         return None
 
     now = utcnow()
     task = run.task
+    previous = run.status
     run.status = status
-    if status == "running":
-        run.started_at = now
+    if status == "running" and not progress_report:
+        if previous != "retrying" or run.started_at is None:
+            run.started_at = now  # a run's start is its first attempt's
+        if previous == "retrying":  # the next attempt begins with a clean slate
+            run.attempt = (run.attempt or 1) + 1
+            run.error = None
+            run.progress = None
+            run.progress_message = None
+        run.next_attempt_at = None
+        if worker_name is not None:
+            run.worker_name = worker_name
+    if status == "retrying":
+        run.next_attempt_at = next_attempt_at
     if progress is not None:
         run.progress = progress
+        run.progress_message = progress_message
+    if output_lines is not None:
+        run.output_lines = output_lines
     if output is not None:
         run.output = output
     if exit_code is not None:
         run.exit_code = exit_code
     if status in TERMINAL_STATUSES:
+        run.next_attempt_at = None
         run.finished_at = now
         started = as_utc(run.started_at)
         if started is not None:
@@ -127,7 +161,7 @@ def update_task_status(
     elif error is not None:
         run.error = error
 
-    if _is_latest_run(task, run):
+    if not progress_report and _is_latest_run(task, run):
         if status == "running":
             task.last_run_at = now
         task.last_status = status

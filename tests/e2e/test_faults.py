@@ -25,3 +25,72 @@ def test_missed_tail_is_recovered_through_seq_head(eventlet_stack, live_client_f
     assert final["_replayed"] and "could not queue" in final["error"]
     assert [e["status"] for e in client.events if e["task_id"] == task["id"]] == ["queued", "failed"]
     assert client.resyncs >= 1
+
+
+import signal  # noqa: E402
+import sqlite3  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests.support.live_client import LiveClient  # noqa: E402
+from tests.support.processes import RedisServer, Stack  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def aof_stack(tmp_path_factory):
+    """Its own Redis with the append-only file on (so a restart keeps the queue), server
+    and worker: these tests stop and restart Redis and the server."""
+    workdir = tmp_path_factory.mktemp("faults")
+    redis_server = RedisServer(workdir, appendonly=True).start()
+    stack = Stack(redis_server, workdir, extra_env={"TASKPULSE_DB_RETRY_SECONDS": "60"}).start()
+    yield stack
+    stack.stop()
+    redis_server.stop()
+
+
+def _client(stack) -> LiveClient:
+    return LiveClient(stack.base_url).connect()
+
+
+def test_server_killed_and_restarted_clients_resync(aof_stack, unique_name):
+    stack = aof_stack
+    client = _client(stack)
+    try:
+        task = stack.create_task(unique_name, "true")
+        stack.web.stop(signal.SIGKILL)
+        result = stack.flask("tasks", "run", unique_name)  # while no server runs
+        run_id = int(result.stdout.split()[2])
+        stack.start_web()
+        client.wait_status(run_id, "success", timeout=30)
+        assert client.connects >= 2  # it reconnected by itself and replayed
+        assert client.statuses(run_id) == ["queued", "running", "success"]
+    finally:
+        client.disconnect()
+
+
+def test_database_locked_for_a_while_loses_no_state(aof_stack, unique_name):
+    """SQLite held under an exclusive lock while a run finishes: the worker's status
+    update retries until the lock goes, then commits and publishes."""
+    stack = aof_stack
+    client = _client(stack)
+    db_path = stack.env["DATABASE_URL"].removeprefix("sqlite:///")
+    try:
+        task = stack.create_task(unique_name, "sleep 2")
+        run = stack.api("POST", f"/tasks/{task['id']}/run").json()
+        client.wait_status(run["run_id"], "running")
+        lock = sqlite3.connect(db_path, timeout=1, check_same_thread=False)
+        lock.execute("BEGIN EXCLUSIVE")
+        released = threading.Timer(9, lock.rollback)  # longer than SQLite's 5 s busy timeout
+        released.start()
+        try:
+            client.wait_status(run["run_id"], "success", timeout=40)
+        finally:
+            released.join()
+            lock.close()
+        assert stack.api("GET", f"/runs/{run['run_id']}").json()["status"] == "success"
+        worker_log = stack.workers[0].output()
+        assert "database unavailable" in worker_log
+    finally:
+        client.disconnect()

@@ -89,9 +89,10 @@ class Process:
 class RedisServer:
     """A private redis-server on a free port; can be stopped and restarted in place."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, appendonly: bool = False) -> None:
         self.port = free_port()
         self.workdir = workdir
+        self.appendonly = appendonly
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: Process | None = None
 
@@ -99,7 +100,7 @@ class RedisServer:
         self.process = Process(
             f"redis-{self.port}",
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
+             "--appendonly", "yes" if self.appendonly else "no", "--dir", str(self.workdir)],
             dict(os.environ), self.workdir,
         ).start()
         wait_until(self.ping, 10, what="redis-server to answer")
