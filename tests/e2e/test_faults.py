@@ -1,7 +1,14 @@
 """Faults with real processes: events whose publish was lost, Redis and server restarts."""
 from __future__ import annotations
 
-from tests.support.processes import free_port
+import signal
+import sqlite3
+import threading
+
+import pytest
+
+from tests.support.live_client import LiveClient
+from tests.support.processes import RedisServer, Stack, free_port
 
 
 def test_missed_tail_is_recovered_through_seq_head(eventlet_stack, live_client_factory, unique_name):
@@ -27,17 +34,6 @@ def test_missed_tail_is_recovered_through_seq_head(eventlet_stack, live_client_f
     assert client.resyncs >= 1
 
 
-import signal  # noqa: E402
-import sqlite3  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-
-import pytest  # noqa: E402
-
-from tests.support.live_client import LiveClient  # noqa: E402
-from tests.support.processes import RedisServer, Stack  # noqa: E402
-
-
 @pytest.fixture(scope="module")
 def aof_stack(tmp_path_factory):
     """Its own Redis with the append-only file on (so a restart keeps the queue), server
@@ -58,7 +54,7 @@ def test_server_killed_and_restarted_clients_resync(aof_stack, unique_name):
     stack = aof_stack
     client = _client(stack)
     try:
-        task = stack.create_task(unique_name, "true")
+        stack.create_task(unique_name, "true")
         stack.web.stop(signal.SIGKILL)
         result = stack.flask("tasks", "run", unique_name)  # while no server runs
         run_id = int(result.stdout.split()[2])
