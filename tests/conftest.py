@@ -92,9 +92,10 @@ def _start_stack(tmp_path_factory, redis_server, database_url, async_mode: str) 
     return stack
 
 
-@pytest.fixture(scope="module", params=["eventlet", "threading"])
+@pytest.fixture(scope="module", params=["eventlet", "threading", "gevent"])
 def stack(request, tmp_path_factory, redis_server, database_url):
-    """The live system in each async mode: server process + forking rq worker process."""
+    """The live system in each async mode, served as the README deploys it (eventlet:
+    ``python wsgi.py``; threading and gevent: gunicorn), plus a forking rq worker."""
     stack = _start_stack(tmp_path_factory, redis_server, database_url, request.param)
     yield stack
     stack.stop()

@@ -162,9 +162,18 @@ class Stack:
             self.start_worker()
         return self
 
+    def server_command(self) -> list[str]:
+        """How the README deploys each async mode: eventlet with ``python wsgi.py``,
+        threading with gunicorn's threads, gevent with gunicorn's gevent worker."""
+        bind = f"127.0.0.1:{self.port}"
+        if self.async_mode == "threading":
+            return [str(VENV_BIN / "gunicorn"), "-w", "1", "--threads", "100", "-b", bind, "wsgi:app"]
+        if self.async_mode == "gevent":
+            return [str(VENV_BIN / "gunicorn"), "-k", "gevent", "-w", "1", "-b", bind, "wsgi:app"]
+        return [str(VENV_BIN / "python"), "wsgi.py"]
+
     def start_web(self) -> Process:
-        self.web = Process(f"web-{self.port}", [str(VENV_BIN / "python"), "wsgi.py"],
-                           self.env, self.workdir).start()
+        self.web = Process(f"web-{self.port}", self.server_command(), self.env, self.workdir).start()
         wait_until(self._healthy, 30, what=f"web server on {self.base_url}")
         return self.web
 
