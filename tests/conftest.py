@@ -57,6 +57,25 @@ def basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
+def _fresh_postgres_database(base: str, suffix: str):
+    """Create a fresh database beside the one ``base`` names; return (url, drop)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base)
+    name = f"taskpulse_test_{os.getpid()}_{suffix}"
+    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
 @pytest.fixture(scope="session")
 def database_url():
     """None (each stack gets its own SQLite file), or, when TASKPULSE_TEST_DATABASE_URL
@@ -65,18 +84,23 @@ def database_url():
     if not base:
         yield None
         return
-    import psycopg
-    from sqlalchemy.engine import make_url
+    url, drop = _fresh_postgres_database(base, "suite")
+    yield url
+    drop()
 
-    url = make_url(base)
-    name = f"taskpulse_test_{os.getpid()}"
-    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A fresh PostgreSQL database for tests that need one whatever the suite's database
+    (several processes on several "hosts" share it). The machine's PostgreSQL is named by
+    TEST_POSTGRES_URL; a test that needs it fails, clearly, when it is not there."""
+    base = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        url, drop = _fresh_postgres_database(base, "shared")
+    except Exception as exc:
+        pytest.fail(f"this test needs PostgreSQL at {base} (set TEST_POSTGRES_URL): {exc}")
+    yield url
+    drop()
 
 
 def _start_stack(tmp_path_factory, redis_server, database_url, async_mode: str) -> Stack:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from string import Template
 
 import requests
 
@@ -19,10 +18,9 @@ def render_site(listen: int, upstream_ports: list[int], strip_upgrade: bool = Fa
     ``strip_upgrade`` makes it a WebSocket-hostile proxy: the upgrade headers are
     dropped, as some corporate proxies and old load balancers do.
     """
-    text = Template(SHIPPED_CONFIG.read_text()).safe_substitute(
-        LISTEN=f"127.0.0.1:{listen}",
-        UPSTREAM_SERVERS="\n    ".join(f"server 127.0.0.1:{port};" for port in upstream_ports),
-    )
+    # Only the braced placeholders (the comments mention $LISTEN for envsubst).
+    text = SHIPPED_CONFIG.read_text().replace("${LISTEN}", f"127.0.0.1:{listen}").replace(
+        "${UPSTREAM_SERVERS}", "\n    ".join(f"server 127.0.0.1:{port};" for port in upstream_ports))
     if strip_upgrade:
         text = text.replace("proxy_set_header Upgrade $http_upgrade;", 'proxy_set_header Upgrade "";')
         text = text.replace("proxy_set_header Connection $connection_upgrade;", 'proxy_set_header Connection "";')
