@@ -11,7 +11,7 @@ from .config import ROOT, Config
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask app. Only wires: no database work, no network."""
     from . import cli, security, sockets
-    from .extensions import db, enable_sqlite_foreign_keys, limiter, socketio
+    from .extensions import db, tune_sqlite, limiter, socketio
     from .auth import csrf_token
     from .views import api, auth_pages, pages
 
@@ -28,7 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     with app.app_context():  # builds the engine object only; no connection is opened
-        enable_sqlite_foreign_keys(db.engine)
+        tune_sqlite(db.engine)
     limiter.init_app(app)
     socketio.init_app(
         app,

@@ -16,8 +16,10 @@ socketio = SocketIO()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
-def enable_sqlite_foreign_keys(engine) -> None:
-    """SQLite leaves foreign keys off per connection; turn them on so deletes cascade."""
+def tune_sqlite(engine) -> None:
+    """Per-connection SQLite settings: foreign keys on (so deletes cascade); WAL with
+    synchronous=NORMAL, so the web, workers and schedulers can read while one writes and
+    a commit costs no fsync of the main file (still durable across a process crash)."""
     if engine.dialect.name != "sqlite":
         return
 
@@ -27,4 +29,6 @@ def enable_sqlite_foreign_keys(engine) -> None:
     def _on_connect(dbapi_connection, _record) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
