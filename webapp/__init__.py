@@ -4,8 +4,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from .config import ROOT, Config
+
+
+class IdConverter(IntegerConverter):
+    """Row ids in URLs: at most 18 digits, so an absurd id is a 404, not a database
+    overflow."""
+
+    regex = r"\d{1,18}"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -25,7 +33,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["NODE_MODULES"] = str(ROOT / "node_modules")
     if test_config:
         app.config.from_mapping(test_config)
+        # The limiter's store follows REDIS_URL unless set on its own.
+        if "RATELIMIT_STORAGE_URI" not in test_config:
+            app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
 
+    app.url_map.converters["id"] = IdConverter
     db.init_app(app)
     with app.app_context():  # builds the engine object only; no connection is opened
         tune_sqlite(db.engine)

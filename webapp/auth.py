@@ -171,8 +171,40 @@ def session_principal() -> Principal | None:
 
 
 def _auth_version(user: User) -> str:
-    """Changes when the password changes, so old sessions stop working."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+    """Changes when the password changes or the user signs out, so older sessions (and
+    copies of their cookie) stop working."""
+    material = f"{user.password_hash}:{user.session_epoch or 0}:{int(user.active)}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def sign_out_everywhere(user_id: int) -> None:
+    """End every session of a user, not just this browser's cookie."""
+    user = db.session.get(User, user_id)
+    if user is not None:
+        user.session_epoch = (user.session_epoch or 0) + 1
+        db.session.commit()
+
+
+def still_valid(principal: Principal, proof: str) -> bool:
+    """Re-check a connection's credentials: the user is active, and the token is not
+    revoked or the session/password version unchanged (``proof`` from :func:`proof_of`)."""
+    user = db.session.get(User, principal.user_id)
+    if user is None or not user.active:
+        return False
+    if principal.via == "token":
+        return db.session.execute(
+            select(ApiToken.id).where(ApiToken.token_hash == proof, ApiToken.revoked_at.is_(None))
+        ).first() is not None
+    return proof == _auth_version(user)
+
+
+def proof_of(principal: Principal, header: str | None) -> str:
+    """What :func:`still_valid` later compares: the token's digest, or the user's
+    current auth version (sessions and Basic)."""
+    if principal.via == "token" and header:
+        return token_digest(header.partition(" ")[2].strip())
+    user = db.session.get(User, principal.user_id)
+    return _auth_version(user) if user else ""
 
 
 def sign_in(user: User) -> None:

@@ -11,7 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import audit, dispatch, events, scheduler_state, tasks, users
+from . import audit, dispatch, events, retention, scheduler_state, stats, tasks, users
 from .errors import ApiError
 from .models import ROLES
 from .extensions import db
@@ -22,6 +22,7 @@ tasks_cli = AppGroup("tasks", help="List, create and run tasks.")
 events_cli = AppGroup("events", help="Watch the live event stream.")
 users_cli = AppGroup("users", help="Users, roles and API tokens.")
 scheduler_cli = AppGroup("scheduler", help="The global pause of scheduled fires.")
+runs_cli = AppGroup("runs", help="List runs of a task; stop or cancel a run.")
 
 
 def _cli_actor() -> str:
@@ -283,6 +284,71 @@ def scheduler_resume() -> None:
     _show_scheduler(status)
 
 
+@db_cli.command("prune")
+@click.option("--days", type=float, default=None,
+              help="Keep this many days (default: TASKPULSE_RETENTION_DAYS, 30; 0 keeps all by age).")
+@click.option("--max-events", type=int, default=None,
+              help="Keep at most this many events (default: TASKPULSE_EVENT_LOG_MAX).")
+def db_prune(days: float | None, max_events: int | None) -> None:
+    """Delete finished runs (with their output) and events past retention."""
+    result = retention.prune(days=days, max_events=max_events)
+    click.echo(f"pruned {result.runs} runs and {result.events} events")
+
+
+def _find_task(task: str):
+    found = next((t for t in tasks.list_tasks() if str(t.id) == task or t.name == task), None)
+    if found is None:
+        raise click.ClickException(f"no task with id or name {task!r}")
+    return found
+
+
+@runs_cli.command("list")
+@click.argument("task")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def runs_list(task: str, limit: int, as_json: bool) -> None:
+    """List a task's runs (by task id or name), newest first, with its success rate."""
+    from .models import TaskRun
+
+    found = _find_task(task)
+    rows = [r.to_dict() for r in db.session.execute(
+        db.select(TaskRun).where(TaskRun.task_id == found.id).order_by(TaskRun.id.desc()).limit(limit)
+    ).scalars()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'RUN':>6}  {'STATUS':<9} {'TRIGGER':<8} {'TRY':<5} {'QUEUED':<20} {'DURATION':>10}  ERROR")
+    for row in rows:
+        duration = f"{row['duration_ms'] / 1000:.1f} s" if row["duration_ms"] is not None else "-"
+        attempt = f"{row['attempt']}/{row['max_attempts']}"
+        error = (row["error"] or "").splitlines()[0][:60] if row["error"] else ""
+        click.echo(f"{row['id']:>6}  {row['status']:<9} {row['trigger']:<8} {attempt:<5} "
+                   f"{row['queued_at'] or '-':<20} {duration:>10}  {error}")
+    summary = stats.task_stats(found.id, limit)
+    if summary["success_rate"] is not None:
+        click.echo(f"success rate over these runs: {summary['success_rate']:.0%}")
+
+
+@runs_cli.command("stop")
+@click.argument("run_id", type=int)
+def runs_stop(run_id: int) -> None:
+    """Stop a running run, or cancel a queued or retrying one."""
+    try:
+        result = dispatch.stop_run(run_id)
+    except ApiError as exc:
+        _fail(exc)
+    from .models import TaskRun
+
+    run = db.session.get(TaskRun, run_id)
+    audit.log_run(_cli_actor(), "stop", run.task_id if run else 0, run_id)
+    if result["action"] == "cancel":
+        click.echo(f"canceled run {run_id}")
+    elif result["status"] == "stopped":
+        click.echo(f"stopped run {run_id} (its worker was gone)")
+    else:
+        click.echo(f"stopping run {run_id} (job {result['job_id']}); it ends as 'stopped'")
+
+
 def register(app: Flask) -> None:
     """Add the command groups to the app's CLI."""
     app.cli.add_command(scheduler_cli)
@@ -290,3 +356,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(tasks_cli)
     app.cli.add_command(events_cli)
+    app.cli.add_command(runs_cli)

@@ -6,14 +6,18 @@ from typing import Any
 
 from flask import current_app
 from redis import Redis
-from rq import Callback, Queue
+from redis.exceptions import RedisError
+from rq import Callback, Queue, Retry
+from rq.command import send_stop_job_command
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
 from . import events
 from .errors import Conflict, NotFound, QueueUnavailable
 from .extensions import db
-from .models import ACTIVE_STATUSES, Task, TaskRun
+from .models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskRun
 from .runs import open_run, update_task_status
 
 log = logging.getLogger(__name__)
@@ -97,6 +101,7 @@ def enqueue_run(run_id: int, job_id: str, task_name: str, timeout: int) -> None:
     Raises:
         QueueUnavailable: Redis refused the job (the run is then marked failed).
     """
+    retry = retry_for(run_id)
     try:
         queue().enqueue(
             JOB_FUNCTION,
@@ -106,9 +111,98 @@ def enqueue_run(run_id: int, job_id: str, task_name: str, timeout: int) -> None:
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
             description=f"{task_name} (run {run_id})",
+            retry=retry,
             **{name: Callback(path) for name, path in CALLBACKS.items()},
         )
     except Exception as exc:  # Redis down or refusing: the run must not stay queued
         log.warning("run %s: enqueue failed: %s", run_id, exc)
         update_task_status(run_id, "failed", error=f"could not queue the job: {exc}")
         raise QueueUnavailable("the job queue (Redis) is unavailable; try again") from exc
+
+
+def retry_for(run_id: int) -> Retry | None:
+    """RQ's Retry for a run: ``max_attempts - 1`` retries, waiting the task's
+    ``retries.backoff`` delays in turn (the last delay repeats; none means at once).
+    RQ reuses the *first* delay when the list is shorter than ``max``, so the list is
+    padded here to say what the task means."""
+    run = db.session.get(TaskRun, run_id)
+    if run is None or run.max_attempts <= 1:
+        return None
+    retries = run.max_attempts - 1
+    backoff = list((run.task.retries or {}).get("backoff") or [0])
+    delays = [backoff[min(i, len(backoff) - 1)] for i in range(retries)]
+    return Retry(max=retries, interval=delays)
+
+
+def stop_run(run_id: int) -> dict[str, Any]:
+    """Stop a running run (RQ's stop command: the worker kills the work horse and the
+    command, and ``on_stopped`` marks the run ``stopped``), or cancel a queued or
+    retrying one at once (``canceled``; its job is taken off RQ and, should a worker
+    have dequeued it already, does nothing).
+
+    Returns ``{"run_id", "job_id", "action": "stop" | "cancel", "status"}``: ``status``
+    is ``canceled`` for a cancel, ``running`` for a stop whose ``stopped`` follows live
+    (or ``stopped`` when the run's worker was gone, so there was nothing to stop).
+
+    Raises:
+        NotFound: no such run.
+        Conflict: the run has ended, or is between two states (try again).
+        QueueUnavailable: Redis is away, so a running run cannot be stopped.
+    """
+    run = db.session.get(TaskRun, run_id)
+    if run is None:
+        raise NotFound(f"no run with id {run_id}")
+    status, job_id, worker = run.status, run.job_id or f"run-{run_id}", run.worker_name
+    db.session.rollback()
+    answer = {"run_id": run_id, "job_id": job_id}
+    if status in ("queued", "retrying"):
+        if update_task_status(run_id, "canceled", error="canceled by an operator") is None:
+            return _stop_moved(run_id)
+        _cancel_job(job_id)
+        log.info("run %s: canceled (was %s)", run_id, status)
+        return dict(answer, action="cancel", status="canceled")
+    if status == "running":
+        try:
+            send_stop_job_command(redis_connection(), job_id, serializer=JSONSerializer)
+        except (NoSuchJobError, InvalidJobOperation):
+            return _stop_unowned(run_id, answer, worker)
+        except RedisError as exc:
+            raise QueueUnavailable("the job queue (Redis) is unavailable; try again") from exc
+        log.info("run %s: stop requested (worker %s)", run_id, worker)
+        return dict(answer, action="stop", status="running")
+    raise Conflict(f"run {run_id} has already ended ({status})")
+
+
+def _stop_moved(run_id: int) -> dict[str, Any]:
+    """The run left queued/retrying while we looked: stop it where it is now."""
+    now = db.session.execute(select(TaskRun.status).where(TaskRun.id == run_id)).scalar()
+    db.session.rollback()
+    if now == "running":
+        return stop_run(run_id)
+    raise Conflict(f"run {run_id} has already ended ({now})" if now in TERMINAL_STATUSES
+                   else f"run {run_id} is changing state ({now}); try again")
+
+
+def _stop_unowned(run_id: int, answer: dict[str, Any], worker: str | None) -> dict[str, Any]:
+    """RQ runs no such job: it has just ended, or its worker is gone (then the run is
+    marked stopped here, since no callback will come)."""
+    from .lost_runs import worker_alive
+
+    if worker is not None and not worker_alive(redis_connection(), worker):
+        if update_task_status(run_id, "stopped", error="stopped by an operator (its worker was gone)"):
+            return dict(answer, action="stop", status="stopped")
+    now = db.session.execute(select(TaskRun.status).where(TaskRun.id == run_id)).scalar()
+    db.session.rollback()
+    if now in TERMINAL_STATUSES:
+        raise Conflict(f"run {run_id} has already ended ({now})")
+    raise Conflict(f"run {run_id} is not executing in any worker right now; try again")
+
+
+def _cancel_job(job_id: str) -> None:
+    """Take a job off RQ (queue or scheduled retries); a job already gone is fine."""
+    try:
+        Job.fetch(job_id, connection=redis_connection(), serializer=JSONSerializer).cancel()
+    except (NoSuchJobError, InvalidJobOperation):
+        pass
+    except RedisError as exc:  # the run is canceled in the database: the job will do nothing
+        log.warning("job %s: could not be taken off the queue: %s", job_id, exc)

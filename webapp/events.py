@@ -5,6 +5,7 @@ This module owns the event name and the payload; nothing else builds either.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from typing import Any
 
@@ -19,6 +20,7 @@ from .timeutil import iso, utcnow
 log = logging.getLogger(__name__)
 
 EVENT_NAME = "task_update"
+_ROOM_ID = re.compile(r"[1-9][0-9]{0,11}")
 ALL_TASKS_ROOM = "tasks"
 MESSAGE_QUEUE_CHANNEL = "flask-socketio"  # Flask-SocketIO's default channel
 
@@ -28,14 +30,22 @@ def task_room(task_id: int) -> str:
     return f"task:{task_id}"
 
 
+def run_room(run_id: int) -> str:
+    """The room of one run's live output (``run_output``, see :mod:`webapp.output`)."""
+    return f"run:{run_id}"
+
+
 def parse_room(room: Any) -> tuple[str, int | None] | None:
-    """Return ("tasks", None) or ("task", id) for a valid room name, else None."""
+    """Return ("tasks", None), ("task", id) or ("run", id) for a valid room name, else None."""
     if room == ALL_TASKS_ROOM:
         return ("tasks", None)
-    if isinstance(room, str) and room.startswith("task:"):
-        tail = room[len("task:"):]
-        if tail.isdigit() and len(tail) <= 12:
-            return ("task", int(tail))
+    for prefix in ("task", "run"):
+        if isinstance(room, str) and room.startswith(prefix + ":"):
+            tail = room[len(prefix) + 1:]
+            # Canonical ids only ("task:1", not "task:01" or "task:١"): events go to
+            # exactly that spelling.
+            if _ROOM_ID.fullmatch(tail):
+                return (prefix, int(tail))
     return None
 
 
@@ -50,6 +60,10 @@ def build_payload(seq: int, task: Task, run: TaskRun) -> dict[str, Any]:
         "status": run.status,
         "trigger": run.trigger,
         "progress": run.progress,
+        "progress_message": run.progress_message,
+        "attempt": run.attempt,
+        "max_attempts": run.max_attempts,
+        "next_attempt_at": iso(run.next_attempt_at),
         "queued_at": iso(run.queued_at),
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 
 from flask import Flask
 
@@ -21,21 +22,22 @@ BEACON_EVENT = "seq_head"
 CHECK_SECONDS = 5.0
 KEEPALIVE_SECONDS = 60.0
 
-_started: set[int] = set()
-
-
 def ensure_started(app: Flask) -> None:
     """Start this process's beacon once (called on the first Socket.IO connection)."""
-    if id(app) in _started:
+    if app.extensions.get("taskpulse_beacon"):
         return
-    _started.add(id(app))
-    socketio.start_background_task(_beacon, app)
+    app.extensions["taskpulse_beacon"] = True
+    # A weak reference, so the loop ends with its app (tests build many apps).
+    socketio.start_background_task(_beacon, weakref.ref(app))
 
 
-def _beacon(app: Flask) -> None:
+def _beacon(app_ref: "weakref.ref[Flask]") -> None:
     last_head, last_sent = -1, 0.0
     while True:
         socketio.sleep(CHECK_SECONDS)
+        app = app_ref()
+        if app is None:
+            return
         try:
             with app.app_context():
                 head = events.head_seq()
@@ -47,3 +49,4 @@ def _beacon(app: Flask) -> None:
                 last_head, last_sent = head, now
         except Exception:  # the database may be away for a while; keep beating
             log.exception("seq_head beacon failed")
+        del app

@@ -117,6 +117,17 @@ class TaskRun(db.Model):
     # Queued behind the task's active run (overlap "queue"): the scheduler enqueues the
     # RQ job only once that run has ended.
     held: Mapped[bool] = mapped_column(nullable=False, default=False)
+    # Run control (issue 4): the attempt under way or last made (1-based) of
+    # ``max_attempts`` (1 + the task's retries.max when the run was queued); when a
+    # ``retrying`` run's next attempt is due; the job's last progress message; the RQ
+    # worker running it (for lost-worker detection); how many output lines it printed
+    # (``output`` keeps the last of them).
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    max_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    progress_message: Mapped[str | None] = mapped_column(String(200))
+    worker_name: Mapped[str | None] = mapped_column(String(200))
+    output_lines: Mapped[int | None] = mapped_column(Integer)
 
     task: Mapped[Task] = relationship(back_populates="runs")
 
@@ -136,9 +147,15 @@ class TaskRun(db.Model):
             "error": self.error,
             "exit_code": self.exit_code,
             "scheduled_for": iso(self.scheduled_for),
+            "attempt": self.attempt,
+            "max_attempts": self.max_attempts,
+            "next_attempt_at": iso(self.next_attempt_at),
+            "progress_message": self.progress_message,
+            "worker": self.worker_name,
         }
         if with_output:
             data["output"] = self.output
+            data["output_lines"] = self.output_lines
         return data
 
 
@@ -150,10 +167,10 @@ class Event(db.Model):
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     task_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    run_id: Mapped[int | None] = mapped_column(Integer)
+    run_id: Mapped[int | None] = mapped_column(Integer, index=True)
     name: Mapped[str] = mapped_column(String(40), nullable=False, default="task_update")
     payload: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class Setting(db.Model):
@@ -182,6 +199,8 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
     role: Mapped[str] = mapped_column(String(20), nullable=False, default="viewer")
     active: Mapped[bool] = mapped_column(nullable=False, default=True)
+    # Bumped by sign-out: every session signed in before it stops working.
+    session_epoch: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     def to_dict(self) -> dict[str, Any]:

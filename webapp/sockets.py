@@ -6,13 +6,23 @@ import logging
 from typing import Any
 
 from flask import current_app, request, session
-from flask_socketio import ConnectionRefusedError, join_room
+from flask_socketio import ConnectionRefusedError, join_room, leave_room, rooms
 
-from . import audit, events, head_beacon, scheduler_state, snapshot
-from .auth import Principal, credentials_from_header, session_principal
+from . import (
+    audit,
+    events,
+    head_beacon,
+    output,
+    panels,
+    scheduler_state,
+    snapshot,
+    socket_sessions,
+    stats,
+)
+from .auth import Principal, credentials_from_header, proof_of, session_principal
 from .errors import ApiError
 from .extensions import db, socketio
-from .models import AuditEntry, Task
+from .models import AuditEntry, Task, TaskRun
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +46,19 @@ def handle_connect(auth: Any = None) -> None:
         raise ConnectionRefusedError(exc.message) from None
     if principal is None:
         raise ConnectionRefusedError("authentication required: sign in or send a token")
-    head_beacon.ensure_started(current_app._get_current_object())
+    app = current_app._get_current_object()
+    head_beacon.ensure_started(app)
+    socket_sessions.ensure_started(app)
+    header = f"Bearer {auth['token']}" if principal.via == "token" and isinstance(auth, dict) \
+        else request.headers.get("Authorization")
+    socket_sessions.register(request.sid, principal, proof_of(principal, header))
     # Flask-SocketIO keeps this session per connection, server-side.
     session["socket_principal"] = [principal.user_id, principal.username, principal.role, principal.via]
+
+
+def handle_disconnect(*_: Any) -> None:
+    """The connection closed: forget its credentials."""
+    socket_sessions.forget(request.sid)
 
 
 def _principal() -> Principal | None:
@@ -67,8 +87,12 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
     current task rows, which the page's Refresh uses.
     """
     principal = _principal()
-    if principal is None:
-        return _refuse("not signed in")
+    if principal is None or not socket_sessions.valid(request.sid):
+        # Stop hearing anything now; the credential sweep closes the connection soon.
+        for room in rooms():
+            if room != request.sid:
+                leave_room(room)
+        return _refuse("not signed in (credentials revoked or expired)")
     if not isinstance(data, dict) or extra:
         return _refuse("payload must be one object: {room, since}")
     room = data.get("room")
@@ -80,7 +104,9 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
         return _subscribe_audit(principal, since)
     parsed = events.parse_room(room)
     if parsed is None:
-        return _refuse(f"unknown room {str(room)[:80]!r}: use 'tasks' or 'task:<id>'")
+        return _refuse(f"unknown room {str(room)[:80]!r}: use 'tasks', 'task:<id>' or 'run:<id>'")
+    if parsed[0] == "run":
+        return _subscribe_run(parsed[1], data)
     if parsed[0] == "task" and db.session.get(Task, parsed[1]) is None:
         return _refuse(f"no task with id {parsed[1]}")
     join_room(room)
@@ -95,7 +121,30 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
     if data.get("snapshot") is True:
         ack["tasks"] = snapshot.task_rows(parsed[1])
         ack["scheduler"] = scheduler_state.scheduler_status()
+        if parsed[0] == "tasks":
+            ack["panels"] = panels.panels()
+        else:
+            ack["stats"] = stats.task_stats(parsed[1])
     return ack
+
+
+def _subscribe_run(run_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Room ``run:<id>`` (any signed-in user): live ``run_output`` lines of one run.
+
+    The ack carries the run as the API shows it and the lines after ``after`` (a line
+    number; null for all that are kept), so a late viewer catches up without REST.
+    The room is joined before the lines are read, so none can fall in between.
+    """
+    try:
+        after = _since(data.get("after"))
+    except ValueError:
+        return _refuse("after must be null or a non-negative integer (a line number)")
+    run = db.session.get(TaskRun, run_id)
+    if run is None:
+        return _refuse(f"no run with id {run_id}")
+    join_room(events.run_room(run_id))
+    return {"ok": True, "head": events.head_seq(), "events": [], "run": run.to_dict(),
+            "output": output.catch_up(run, after)}
 
 
 def _subscribe_audit(principal: Principal, since: int | None) -> dict[str, Any]:
@@ -116,4 +165,5 @@ def _subscribe_audit(principal: Principal, since: int | None) -> dict[str, Any]:
 def register(sio=socketio) -> None:
     """Attach the handlers to the Socket.IO server."""
     sio.on_event("connect", handle_connect, namespace="/")
+    sio.on_event("disconnect", handle_disconnect, namespace="/")
     sio.on_event("subscribe", handle_subscribe, namespace="/")

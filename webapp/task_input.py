@@ -1,7 +1,7 @@
 """Validation of task fields as the JSON API and the CLI receive them."""
 from __future__ import annotations
 
-import json
+import math
 import re
 import unicodedata
 from typing import Any, Callable
@@ -33,14 +33,25 @@ DEFAULTS: dict[str, Any] = {
 
 
 def _storable(value: Any, field: str) -> None:
-    """Refuse text no database can store: lone surrogates, and NUL (PostgreSQL)."""
-    try:
-        dumped = json.dumps(value, ensure_ascii=False)
-        dumped.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError("contains invalid Unicode (a lone surrogate)", field) from None
-    if "\\u0000" in dumped:
-        raise ValidationError("must not contain NUL characters", field)
+    """Refuse what cannot be stored and read back as JSON: lone surrogates, NUL
+    (PostgreSQL), NaN and Infinity. Errors name the field down to two levels
+    (``config.kwargs``)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, field)
+            _storable(item, field if field.count(".") else f"{field}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, field)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError("must not contain NaN or Infinity", field)
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("contains invalid Unicode (a lone surrogate)", field) from None
+        if "\x00" in value:
+            raise ValidationError("must not contain NUL characters", field)
 
 
 def _name(value: Any) -> str:

@@ -15,7 +15,7 @@ from .extensions import db
 from .models import ROLES, ApiToken, User
 from .timeutil import utcnow
 
-_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,80}$")
+_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,80}")
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "tp_"
 
@@ -49,7 +49,7 @@ def create_user(username: str, role: str, password: str | None = None,
 
     Returns the user and the password (to show once). Raises ValidationError or Conflict.
     """
-    if not isinstance(username, str) or not _USERNAME.match(username):
+    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
         raise ValidationError("1-80 letters, digits or . _ @ -", "username")
     if role not in ROLES:
         raise ValidationError(f"must be one of {', '.join(ROLES)}", "role")

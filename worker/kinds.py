@@ -1,18 +1,39 @@
-"""Job kinds: how a task's ``config`` is executed. Register more in ``KINDS``."""
+"""Job kinds: how a task's ``config`` is executed. Register more in ``KINDS``.
+
+Every kind is called as ``kind(config, timeout, run_id, tail_bytes, stream=None,
+on_spawn=None)``: ``stream`` (a :class:`worker.stream.RunStream`, None outside a worker)
+receives output lines and progress as they come; ``on_spawn(pgid)`` learns the process
+group of a command the kind starts, so the worker can end it if the job is stopped.
+"""
 from __future__ import annotations
 
+import codecs
 import importlib
 import logging
 import os
+import select
 import signal
 import subprocess
-from dataclasses import dataclass
-from typing import Any, Callable
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from webapp.output import MAX_LINE_CHARS, tail
+
+from . import procs
+from .progress import parse_progress_line
+from .stream import RunStream
 
 log = logging.getLogger(__name__)
 
 TAIL_LINES_IN_ERROR = 5
-KILL_GRACE_SECONDS = 2
+KILL_GRACE_SECONDS = procs.KILL_GRACE_SECONDS
+DRAIN_SECONDS = 1.0  # after a timeout kill, how long to read what the command left
+READ_CHUNK = 65536
+
+__all__ = ["KINDS", "JobFailed", "Outcome", "run_python", "run_shell", "tail"]
 
 
 @dataclass
@@ -21,23 +42,19 @@ class Outcome:
 
     exit_code: int | None
     output: str
+    # The number of the last output line (None when the kind does not count lines).
+    lines: int | None = field(default=None, compare=False)
 
 
 class JobFailed(Exception):
     """A job ended badly; ``message`` becomes the run's error."""
 
-    def __init__(self, message: str, output: str = "", exit_code: int | None = None) -> None:
+    def __init__(self, message: str, output: str = "", exit_code: int | None = None,
+                 lines: int | None = None) -> None:
         super().__init__(message)
         self.output = output
         self.exit_code = exit_code
-
-
-def tail(text: str, limit: int) -> str:
-    """The last ``limit`` bytes of ``text``, cut at a character boundary."""
-    data = text.encode("utf-8", "replace")
-    if len(data) <= limit:
-        return text
-    return "…" + data[-limit:].decode("utf-8", "ignore")
+        self.lines = lines
 
 
 def _last_lines(text: str, count: int = TAIL_LINES_IN_ERROR) -> str:
@@ -45,17 +62,77 @@ def _last_lines(text: str, count: int = TAIL_LINES_IN_ERROR) -> str:
     return "\n".join(lines[-count:])
 
 
-def _combine(stdout: str, stderr: str) -> str:
-    """stdout then stderr, as one text with a newline between them."""
-    if stdout and stderr and not stdout.endswith("\n"):
-        stdout += "\n"
-    return stdout + stderr
+class _Output:
+    """A command's output as it streams: lines in arrival order (stdout and stderr
+    interleaved), the bounded tail kept for the run, the last lines of each stream for
+    the error message, and each line handed to the live stream (progress lines, on
+    stdout, become progress instead)."""
+
+    def __init__(self, tail_bytes: int, stream: RunStream | None) -> None:
+        self.tail_bytes = tail_bytes
+        self.stream = stream
+        self.kept: deque[tuple[str, int]] = deque()  # (text with its newline, bytes)
+        self.kept_bytes = 0
+        self.recent = {"stdout": deque(maxlen=TAIL_LINES_IN_ERROR), "stderr": deque(maxlen=TAIL_LINES_IN_ERROR)}
+        self.count = 0
+        self._decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in self.recent}
+        self._partial = {name: "" for name in self.recent}
+
+    def feed(self, name: str, data: bytes, final: bool = False) -> None:
+        text = self._partial[name] + self._decoders[name].decode(data, final)
+        pieces = text.split("\n")
+        rest = pieces.pop()
+        for piece in pieces:
+            self._line(name, piece.removesuffix("\r"), newline=True)
+        while len(rest) > MAX_LINE_CHARS:  # a line without end: cut it into bounded lines
+            self._line(name, rest[:MAX_LINE_CHARS], newline=True)
+            rest = rest[MAX_LINE_CHARS:]
+        if final and rest:
+            self._line(name, rest, newline=False)
+            rest = ""
+        self._partial[name] = rest
+
+    def _line(self, name: str, text: str, newline: bool) -> None:
+        while len(text) > MAX_LINE_CHARS:
+            self._line(name, text[:MAX_LINE_CHARS], newline=True)
+            text = text[MAX_LINE_CHARS:]
+        if name == "stdout":
+            progress = parse_progress_line(text)
+            if progress is not None:
+                if self.stream is not None:
+                    self.stream.progress(*progress)
+                return
+        self.count += 1
+        if self.stream is not None:
+            self.stream.line(name, text)
+        if text.strip():
+            self.recent[name].append(text)
+        if self.kept and not self.kept[-1][0].endswith("\n"):  # an unterminated line, then more
+            last, size = self.kept.pop()
+            self.kept.append((last + "\n", size + 1))
+            self.kept_bytes += 1
+        entry = text + "\n" if newline else text
+        size = len(entry.encode("utf-8", "replace"))
+        self.kept.append((entry, size))
+        self.kept_bytes += size
+        while len(self.kept) > 1 and self.kept_bytes - self.kept[0][1] > self.tail_bytes:
+            self.kept_bytes -= self.kept.popleft()[1]
+
+    def text(self) -> str:
+        return tail("".join(entry for entry, _ in self.kept), self.tail_bytes)
+
+    def detail(self) -> str:
+        return "\n".join(self.recent["stderr"]) or "\n".join(self.recent["stdout"])
+
+    @property
+    def last_line(self) -> int:
+        return self.stream.line_count if self.stream is not None else self.count
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
     """Stop the command and everything it started (it leads its own session): SIGTERM,
-    a short grace, then SIGKILL to the whole group, since a child may ignore SIGTERM
-    and keep the output pipes open after the shell itself has gone."""
+    a short grace for the shell to exit, then SIGKILL to the whole group, since a child
+    may ignore SIGTERM and keep the output pipes open after the shell itself has gone."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -70,14 +147,40 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int) -> Outcome:
-    """Run ``config["command"]`` with ``/bin/sh -c`` as cron does.
+def _pump(proc: subprocess.Popen, output: _Output, deadline: float) -> bool:
+    """Read stdout and stderr as they come until both close or ``deadline`` passes.
+
+    Returns True when both closed, False at the deadline.
+    """
+    names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+    open_fds = sorted(names)  # stdout first: of two ready streams, it was written first
+    while open_fds:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        ready, _, _ = select.select(open_fds, [], [], min(remaining, 1.0))
+        for fd in sorted(ready):
+            data = os.read(fd, READ_CHUNK)
+            if data:
+                output.feed(names[fd], data)
+            else:
+                output.feed(names[fd], b"", final=True)
+                open_fds.remove(fd)
+    return True
+
+
+def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int,
+              stream: RunStream | None = None,
+              on_spawn: Callable[[int], None] | None = None) -> Outcome:
+    """Run ``config["command"]`` with ``/bin/sh -c`` as cron does, reading its output as
+    it comes (lines go to ``stream``; ``::progress`` lines on stdout are progress).
 
     Raises:
         JobFailed: non-zero exit (error: exit code and the stderr tail) or timeout.
     """
     command = config["command"]
     log.info("run %s: sh -c %r", run_id, command[:200])
+    started = time.monotonic()
     proc = subprocess.Popen(
         ["/bin/sh", "-c", command],
         stdin=subprocess.DEVNULL,
@@ -85,37 +188,51 @@ def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    if on_spawn is not None:
+        on_spawn(proc.pid)
+    output = _Output(tail_bytes, stream)
+    deadline = started + timeout
     try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        try:
-            out, err = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:  # a grandchild left the group and holds the pipes
-            proc.kill()
-            out, err = b"", b""
-        output = tail(_combine(out.decode("utf-8", "replace"), err.decode("utf-8", "replace")), tail_bytes)
-        raise JobFailed(f"timed out after {timeout} s", output=output) from None
-    stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-    output = tail(_combine(stdout, stderr), tail_bytes)
-    code = proc.returncode
+        finished = _pump(proc, output, deadline)
+        if finished:
+            try:
+                code = proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:  # closed its output, still running
+                finished = False
+        if not finished:
+            _kill_group(proc)
+            _pump(proc, output, time.monotonic() + DRAIN_SECONDS)
+            for name in ("stdout", "stderr"):
+                output.feed(name, b"", final=True)
+            try:
+                proc.wait(DRAIN_SECONDS)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise JobFailed(f"timed out after {timeout} s", output=output.text(), lines=output.last_line)
+    finally:
+        for pipe in (proc.stdout, proc.stderr):
+            pipe.close()
     log.info("run %s: exit code %s", run_id, code)
     if code == 0:
-        return Outcome(exit_code=0, output=output)
+        return Outcome(exit_code=0, output=output.text(), lines=output.last_line)
     if code < 0:
         reason = f"killed by signal {-code}"
     elif code == 127:
         reason = "exit code 127 (command not found)"
     else:
         reason = f"exit code {code}"
-    detail = _last_lines(stderr) or _last_lines(stdout)
-    raise JobFailed(f"{reason}: {detail}" if detail else reason, output=output, exit_code=code)
+    detail = output.detail()
+    raise JobFailed(f"{reason}: {detail}" if detail else reason, output=output.text(), exit_code=code,
+                    lines=output.last_line)
 
 
-def run_python(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int) -> Outcome:
+def run_python(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int,
+               stream: RunStream | None = None,
+               on_spawn: Callable[[int], None] | None = None) -> Outcome:
     """Call ``module:function(**kwargs)``; the module was allow-listed when the task was saved.
 
-    RQ's job timeout bounds the call. The return value, as text, is the run's output.
+    RQ's job timeout bounds the call. The return value, as text, is the run's output. The
+    function may call :func:`worker.progress.report_progress`.
     """
     module_name, func_name = config["callable"].split(":", 1)
     log.info("run %s: calling %s", run_id, config["callable"])
@@ -124,7 +241,7 @@ def run_python(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: in
     return Outcome(exit_code=None, output=tail("" if result is None else str(result), tail_bytes))
 
 
-KINDS: dict[str, Callable[[dict[str, Any], int, int, int], Outcome]] = {
+KINDS: dict[str, Callable[..., Outcome]] = {
     "shell": run_shell,
     "python": run_python,
 }

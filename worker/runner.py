@@ -1,4 +1,5 @@
-"""Taskpulse's RQ worker class (the running hook) and the job entry point.
+"""Taskpulse's RQ worker class (the running hook, liveness, stopping a command's whole
+process group, lost work horses) and the job entry point.
 
 Run with ``rq worker -w worker.runner.TaskpulseWorker``. Never monkey-patched: a patched
 forking worker cannot stop jobs.
@@ -7,21 +8,35 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
+import time
+from functools import partial
 from typing import Any
 
+from redis import Redis
 from rq import Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from webapp import events
+from webapp import events, lost_runs
+from webapp import output as live_output
+from webapp.dispatch import redis_connection
 from webapp.extensions import db
 from webapp.models import TaskRun
 from webapp.runs import UnknownRun, run_id_from_job_id, update_task_status
 
-from . import kinds
+from . import kinds, procs, progress
+from .callbacks import next_attempt
 from .context import app, app_context
+from .stream import RunStream
 
 log = logging.getLogger(__name__)
+
+PARENT_CHECK_SECONDS = 0.5
+# RQ's maintenance (registry cleanup, taking over the scheduler lock of a dead worker so
+# delayed retries still get enqueued) runs at most this far apart (RQ's default: 10 min).
+MAINTENANCE_SECONDS = 60
 
 
 def configure_logging() -> None:
@@ -36,19 +51,55 @@ def configure_logging() -> None:
 
 
 class TaskpulseWorker(Worker):
-    """A forking RQ worker that reports ``running`` and lost work horses.
+    """A forking RQ worker that reports ``running``, stays visibly alive, and never
+    leaves a run ``running`` or a command behind when a job ends abnormally.
 
     The Flask app and the Socket.IO emitter are built once here, before any fork, so
-    work horses inherit them instead of building them per job.
+    work horses inherit them instead of building them per job. It always runs RQ's
+    scheduler beside it (``--with-scheduler`` or not): retries that wait (a task's
+    ``retries.backoff``) are RQ scheduled jobs, and nothing else would enqueue them.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if kwargs.get("serializer") is None:
             kwargs["serializer"] = JSONSerializer
+        # Beat while a job runs often enough for the lost-run sweep (RQ's default is 30 s).
+        interval = kwargs.get("job_monitoring_interval") or lost_runs.BEAT_SECONDS
+        kwargs["job_monitoring_interval"] = min(int(interval), lost_runs.BEAT_SECONDS)
+        maintenance = kwargs.get("maintenance_interval") or MAINTENANCE_SECONDS
+        kwargs["maintenance_interval"] = min(int(maintenance), MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
         configure_logging()
+        self._taskpulse_run_id: int | None = None
         with app().app_context():
             events.emitter()
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        """RQ's work loop, always with RQ's scheduler (it enqueues delayed retries)."""
+        if len(args) < 7:
+            kwargs["with_scheduler"] = True
+        return super().work(*args, **kwargs)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's heartbeat, plus the short-lived liveness key the lost-run sweep reads."""
+        super().heartbeat(timeout, pipeline)
+        try:
+            lost_runs.beat(pipeline if pipeline is not None else self.connection, self.name)
+        except Exception:  # Redis trouble surfaces in RQ's own calls
+            log.debug("worker %s: liveness beat failed", self.name, exc_info=True)
+
+    def execute_job(self, job: Job, queue: Any) -> None:
+        """Remember which run this worker is on (for :meth:`kill_horse`)."""
+        run_id = self._taskpulse_run_id = run_id_from_job_id(job.id)
+        try:
+            super().execute_job(job, queue)
+        finally:
+            self._taskpulse_run_id = None
+            if run_id is not None:
+                try:
+                    procs.forget(self.connection, run_id)
+                except Exception:  # Redis away: the record expires on its own
+                    log.debug("run %s: process record not dropped", run_id)
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         """RQ's bookkeeping, then mark the run ``running`` (this runs in the work horse)."""
@@ -60,26 +111,89 @@ class TaskpulseWorker(Worker):
             # The horse must not share the parent's pooled DB connections.
             db.engine.dispose(close=False)
             try:
-                update_task_status(run_id, "running")
+                procs.remember(redis_connection(), run_id, horse=os.getpid())
+            except Exception:
+                log.warning("run %s: could not record the work horse's pid", run_id)
+            try:
+                update_task_status(run_id, "running", worker_name=self.name)
             except UnknownRun:
                 log.warning("run %s: no such run (job %s)", run_id, job.id)
+        _watch_parent(os.getppid(), run_id)
+
+    def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Kill the work horse (RQ), then the process group of the command it ran: it
+        leads its own session, so killing the horse alone would leave it running."""
+        run_id = self._taskpulse_run_id
+        group = procs.recorded_group(self.connection, run_id) if run_id is not None else None
+        super().kill_horse(sig)
+        if group:
+            procs.kill_recorded_group(self.connection, run_id, pgid=group)
 
     def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
-        """The work horse died without reporting (SIGKILL, OOM): the run failed."""
+        """The work horse died without reporting (SIGKILL, OOM): this attempt failed, and
+        the run is ``retrying`` if RQ will retry it, else ``failed``."""
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         run_id = run_id_from_job_id(job.id)
         if run_id is None:
             return
+        procs.kill_recorded_group(self.connection, run_id)
         signal_note = f" (signal {os.WTERMSIG(ret_val)})" if ret_val and os.WIFSIGNALED(ret_val) else ""
-        with app_context():
+        status, fields = next_attempt(job)
+        with app_context() as flask_app:
+            text, lines = live_output.stored_output(run_id, flask_app.config["OUTPUT_TAIL_BYTES"],
+                                                    self.connection)
             try:
-                update_task_status(run_id, "failed", error=f"worker lost: the work horse died{signal_note}")
+                update_task_status(run_id, status, error=f"worker lost: the work horse died{signal_note}",
+                                   output=text, output_lines=lines, **fields)
             except UnknownRun:
                 pass
 
 
+def _watch_parent(parent_pid: int, run_id: int) -> None:
+    """In the work horse: if the worker dies (SIGKILL), end the command, fail the run
+    ("worker lost") and exit, since nothing would supervise or stop this job any more."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        group = procs.current_group()
+        if group:
+            procs.kill_group(group, grace=1.0)
+        try:
+            with app_context() as flask_app:
+                text, lines = live_output.stored_output(run_id, flask_app.config["OUTPUT_TAIL_BYTES"])
+                update_task_status(run_id, "failed", error="worker lost: the worker process died",
+                                   output=text, output_lines=lines)
+        except Exception:
+            log.exception("run %s: could not record the lost worker", run_id)
+        finally:
+            os._exit(1)
+
+    threading.Thread(target=watch, name="taskpulse-parent-watch", daemon=True).start()
+
+
+def _send_progress(run_id: int, percent: int, message: str | None) -> None:
+    with app_context():
+        update_task_status(run_id, "running", progress=percent, progress_message=message)
+
+
+def _send_lines(run_id: int, task_id: int, lines: list[dict[str, Any]]) -> None:
+    with app_context():
+        live_output.append(run_id, task_id, lines)
+
+
+def _on_spawn(connection: Redis, run_id: int, pgid: int) -> None:
+    try:
+        procs.remember(connection, run_id, group=pgid)
+    except Exception:
+        log.warning("run %s: could not record process group %s", run_id, pgid)
+
+
 def execute_run(run_id: int) -> dict[str, Any]:
-    """The RQ job: run the task's kind and return ``{"exit_code", "output"}``.
+    """The RQ job: run the task's kind and return ``{"exit_code", "output", "output_lines"}``.
+
+    A run that is not ``running`` when its job starts (canceled while queued) does
+    nothing. Output lines and progress stream out while the kind runs.
 
     Raises:
         kinds.JobFailed: the job failed; the failure callback records it.
@@ -88,10 +202,34 @@ def execute_run(run_id: int) -> dict[str, Any]:
         run = db.session.get(TaskRun, run_id)
         if run is None:
             raise kinds.JobFailed(f"run {run_id} no longer exists (task deleted?)")
+        if run.status != "running":
+            log.info("run %s: is %s, so its job does nothing", run_id, run.status)
+            return {"exit_code": None, "output": None, "output_lines": None}
         kind, config, timeout = run.task.kind, dict(run.task.config), run.task.timeout
+        task_id, attempt, max_attempts = run.task_id, run.attempt, run.max_attempts
         tail_bytes = flask_app.config["OUTPUT_TAIL_BYTES"]
+        redis = redis_connection()
+        first_line = live_output.last_line_number(run_id, redis) if attempt > 1 else 0
     executor = kinds.KINDS.get(kind)
     if executor is None:
         raise kinds.JobFailed(f"unknown job kind {kind!r}")
-    outcome = executor(config, timeout, run_id, tail_bytes)
-    return {"exit_code": outcome.exit_code, "output": outcome.output}
+    stream = RunStream(partial(_send_progress, run_id), partial(_send_lines, run_id, task_id),
+                       first_line=first_line)
+    if attempt > 1:
+        stream.line("system", f"attempt {attempt} of {max_attempts}")
+    progress.set_current_stream(stream)
+    try:
+        outcome = executor(config, timeout, run_id, tail_bytes, stream=stream,
+                           on_spawn=partial(_on_spawn, redis, run_id))
+    except kinds.JobFailed as exc:
+        exc.lines = stream.line_count or None
+        raise
+    finally:
+        progress.set_current_stream(None)
+        stream.close()
+        try:
+            procs.forget(redis, run_id, group_only=True)
+        except Exception:  # Redis away: the record expires on its own
+            log.debug("run %s: process group record not dropped", run_id)
+    return {"exit_code": outcome.exit_code, "output": outcome.output,
+            "output_lines": stream.line_count or None}

@@ -22,6 +22,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
+from webapp import housekeeping
 from webapp.dispatch import redis_connection
 from webapp.extensions import db
 from webapp.misfire import DEFAULT_GRACE_SECONDS
@@ -117,6 +118,7 @@ class Scheduler:
             else:
                 self._recovered(f"task:{task_id}", f"task {task_id}: fires again")
         release_held_runs()
+        housekeeping.run_due(self.redis)  # lost-run sweep (5 s), retention (hourly); never raises
         earliest = earliest_next_run()
         if earliest is None or broken:  # a broken task stays due: retry it once a tick, not in a spin
             return TICK_SECONDS

@@ -23,7 +23,7 @@ export function relativeTime(iso, now = Date.now()) {
   if (Number.isNaN(t)) return String(iso);
   const secs = Math.round((now - t) / 1000);
   const abs = Math.abs(secs);
-  if (abs < 5) return 'just now';
+  if (abs < 5) return secs >= 0 ? 'just now' : 'in a moment';
   let span;
   if (abs < 60) span = `${abs} s`;
   else if (abs < 3600) span = `${Math.floor(abs / 60)} min`;
@@ -37,4 +37,116 @@ export function clockTime(date) {
   return [date.getHours(), date.getMinutes(), date.getSeconds()]
     .map((n) => String(n).padStart(2, '0'))
     .join(':');
+}
+
+/** "30 s", "5 min", "2 h", "1 d": an interval in the largest unit that divides it. */
+export function intervalText(seconds) {
+  const n = Number(seconds);
+  if (!Number.isInteger(n) || n <= 0) return `${seconds} s`;
+  if (n % 86400 === 0) return `${n / 86400} d`;
+  if (n % 3600 === 0) return `${n / 3600} h`;
+  if (n % 60 === 0) return `${n / 60} min`;
+  return `${n} s`;
+}
+
+/**
+ * A schedule as one line of text: "cron 0 2 * * * (Europe/London)", "every 30 s",
+ * "once at 2026-12-01 02:00 UTC" or "manual" (templates/scheduler.html mirrors this).
+ */
+export function scheduleText(schedule, timezone) {
+  if (!schedule) return 'manual';
+  switch (schedule.type) {
+    case 'cron':
+      return `cron ${schedule.expr} (${timezone || 'UTC'})`;
+    case 'interval':
+      return `every ${intervalText(schedule.seconds)}`;
+    case 'once':
+      return `once at ${String(schedule.at).replace(/:00Z$/, 'Z').replace('T', ' ').replace('Z', ' UTC')}`;
+    default:
+      return String(schedule.type);
+  }
+}
+
+/** True when ``zone`` is an IANA zone name this browser knows. */
+export function isKnownZone(zone) {
+  if (!zone) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * An instant as a date and wall-clock time in ``zone`` with the zone's abbreviation,
+ * e.g. "Sun, Mar 28, 2027, 02:30 GMT+1" (the browser's locale, 24-hour clock).
+ */
+export function formatInZone(iso, zone, { seconds = false } = {}) {
+  const date = new Date(parseIso(iso));
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return new Intl.DateTimeFormat(undefined, {
+    timeZone: zone,
+    weekday: 'short',
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(seconds ? { second: '2-digit' } : {}),
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  }).format(date);
+}
+
+/** Milliseconds to add to UTC to get the wall clock of ``zone`` at ``utcMs``. */
+function zoneOffsetMs(utcMs, zone) {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: zone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  }).formatToParts(new Date(utcMs));
+  const get = (type) => Number(parts.find((p) => p.type === type).value);
+  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  return wall - Math.floor(utcMs / 1000) * 1000;
+}
+
+/**
+ * The UTC milliseconds of a wall-clock date and time in ``zone``, for the preview's
+ * "from" date (not the scheduler's rule: a time skipped by a daylight-saving change
+ * moves forward by the change, a repeated one is taken at its second occurrence).
+ * Throws RangeError for an unknown zone.
+ */
+export function zonedTimeToUtc(year, month, day, hour, minute, zone) {
+  const wall = Date.UTC(year, month - 1, day, hour, minute);
+  const first = wall - zoneOffsetMs(wall, zone);
+  return wall - zoneOffsetMs(first, zone);
+}
+
+function calendarDate(date, zone) {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(date);
+}
+
+/**
+ * The UTC time of an instant, to show beside its time in ``zone``: "01:30 UTC", with
+ * the date too ("Mar 27, 23:30 UTC") when the UTC date differs from the zone's.
+ */
+export function formatUtcBeside(iso, zone, { seconds = false } = {}) {
+  const date = new Date(parseIso(iso));
+  if (Number.isNaN(date.getTime())) return String(iso);
+  const sameDay = calendarDate(date, zone) === calendarDate(date, 'UTC');
+  return new Intl.DateTimeFormat(undefined, {
+    timeZone: 'UTC',
+    ...(sameDay ? {} : { month: 'short', day: 'numeric' }),
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(seconds ? { second: '2-digit' } : {}),
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  }).format(date);
 }

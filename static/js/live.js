@@ -1,6 +1,8 @@
 // The Socket.IO side of the page: connect, subscribe to room "tasks" with the last seq
 // applied, and feed task_update events to the page in seq order, replaying any gap.
 // No REST call and no polling timer: catching up is done through the subscribe ack.
+// task_changed and scheduler_state are not in the seq stream: on every reconnect the
+// page asks for a snapshot too, which brings what it missed of them.
 
 const ACK_TIMEOUT_MS = 10000;
 const RECONNECTION_ATTEMPTS = 8;
@@ -11,7 +13,11 @@ const RECONNECTION_ATTEMPTS = 8;
  * @param {number|null} opts.headSeq  the latest seq when the page was rendered
  * @param {object} opts.on  callbacks:
  *   event(ev, live)  apply one event; live is false for replayed events
- *   snapshot(tasks)  re-render every row (only after refresh())
+ *   snapshot(tasks, sentAt)  re-render every row (after refresh() and on every
+ *     reconnect); sentAt is performance.now() when the snapshot was asked for
+ *   taskChanged(change)  a task_changed event: {action, task_id, task}
+ *   schedulerState(state, sentAt)  the global pause: {paused, since, by, leader};
+ *     sentAt is set when the state comes from a snapshot asked for at that time
  *   state(name, message)  "live" | "reconnecting" | "offline"
  *   synced()  the page is known to be up to date
  *   error(message)  a subscribe was refused or timed out
@@ -21,6 +27,8 @@ export function createLive(io, { headSeq, on }) {
   let syncing = false; // a subscribe is in flight: live events wait for its ack
   let pending = []; // live events received while syncing or that revealed a gap
   let generation = 0; // bumps per subscribe and on disconnect, so stale acks are dropped
+  let connectedBefore = false; // the first connect needs no snapshot: the page was just rendered
+  let needSnapshot = false; // set on reconnect until a snapshot has been applied
 
   const socket = io({
     reconnectionAttempts: RECONNECTION_ATTEMPTS,
@@ -34,11 +42,13 @@ export function createLive(io, { headSeq, on }) {
     lastSeq = ev.seq;
   }
 
-  function subscribe(snapshot = false) {
+  function subscribe(askSnapshot = false) {
     if (!socket.connected) return false;
+    const snapshot = askSnapshot || needSnapshot;
     syncing = true;
     const mine = ++generation;
     const payload = { room: 'tasks', since: lastSeq, snapshot };
+    const sentAt = performance.now();
     const done = (err, ack) => {
       if (mine !== generation) return;
       syncing = false;
@@ -54,7 +64,9 @@ export function createLive(io, { headSeq, on }) {
       if (snapshot && Array.isArray(ack.tasks)) {
         // Rendered after the events: the snapshot is the state as of head (or later),
         // so it drops deleted tasks and covers anything a truncated replay left out.
-        on.snapshot(ack.tasks);
+        needSnapshot = false;
+        on.snapshot(ack.tasks, sentAt);
+        if (ack.scheduler && on.schedulerState) on.schedulerState(ack.scheduler, sentAt);
       } else if (ack.truncated && events.length) {
         // More were missed than one ack carries: ask again from the last seq applied
         // (jumping to head here would skip the rest). Held live events stay pending.
@@ -106,7 +118,28 @@ export function createLive(io, { headSeq, on }) {
 
   socket.on('connect', () => {
     on.state('live');
+    // A reconnect also asks for every task as it is now: task_changed and
+    // scheduler_state events sent while we were away are not replayed.
+    if (connectedBefore) needSnapshot = true;
+    connectedBefore = true;
     subscribe();
+  });
+
+  // The server's periodic notice of the event log's head: a head past our last seq
+  // means the tail of the stream was lost (dropped while Redis was away): replay it.
+  socket.on('seq_head', (msg) => {
+    if (!msg || !Number.isInteger(msg.head) || syncing) return;
+    if (lastSeq !== null && msg.head > lastSeq) subscribe();
+  });
+
+  socket.on('task_changed', (change) => {
+    if (!change || typeof change !== 'object' || !on.taskChanged) return;
+    on.taskChanged(change);
+  });
+
+  socket.on('scheduler_state', (state) => {
+    if (!state || typeof state !== 'object' || !on.schedulerState) return;
+    on.schedulerState(state);
   });
 
   socket.on('disconnect', (reason) => {
@@ -118,6 +151,7 @@ export function createLive(io, { headSeq, on }) {
   });
 
   socket.on('connect_error', (err) => {
+    needSnapshot = true; // whatever connects next has been away a while: bring every task
     // An inactive socket here was refused by the server (e.g. not signed in): no retry.
     if (socket.active) on.state('reconnecting', err.message);
     else on.state('offline', `connection refused: ${err.message}`);

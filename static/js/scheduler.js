@@ -1,20 +1,45 @@
 // Entry point of the scheduler page. Data comes from <body data-*> (templates/scheduler.html);
-// rows stay current through Socket.IO only (live.js).
+// rows stay current through Socket.IO only (live.js). The API is called only when the
+// user does something: Run Now, the enabled switch, pause, save or delete a task.
 
+import { apiRequest } from './api.js';
+import { createConfirmDialog } from './confirm_dialog.js';
 import { createConnectionIndicator } from './connection.js';
+import { createFilters } from './filters.js';
 import { formatDuration } from './format.js';
 import { createLive } from './live.js';
-import { applyEvent, findRow, isTerminal, renderSnapshot, setRequesting, tickRelativeTimes } from './table.js';
+import { createSchedulerPause } from './scheduler_pause.js';
+import {
+  applyEvent,
+  findRow,
+  flashRow,
+  isTerminal,
+  loadRenderedRows,
+  onRowsChanged,
+  removeTask,
+  renderSnapshot,
+  setRequesting,
+  setToggling,
+  tickRelativeTimes,
+  upsertTask,
+} from './table.js';
+import { createTaskDialog } from './task_dialog.js';
+import { getTask, markChanged } from './task_store.js';
 import { showToast } from './toast.js';
 
 const RELATIVE_TIME_TICK_MS = 15000;
 
 const { dataset } = document.body;
-const apiBase = (dataset.apiBase || '/api').replace(/\/+$/, '');
 const moduleUrl = dataset.socketioModuleUrl;
 const headSeq = /^\d+$/.test(dataset.headSeq || '') ? Number(dataset.headSeq) : null;
 
 const indicator = createConnectionIndicator();
+const filters = createFilters();
+onRowsChanged((tr) => filters.apply(tr));
+loadRenderedRows();
+const pause = createSchedulerPause();
+const confirmDialog = createConfirmDialog();
+const taskDialog = createTaskDialog({ getTask, onSaved: taskSaved });
 let live = null;
 
 // The only global: a read-only handle for tests.
@@ -26,6 +51,8 @@ window.taskpulse = {
     return live ? live.socket : null;
   },
 };
+
+const taskName = (taskId) => getTask(taskId)?.name || findRow(taskId)?.querySelector('.col-name')?.textContent || `Task ${taskId}`;
 
 function toastForEvent(ev) {
   const name = ev.task_name || `Task ${ev.task_id}`;
@@ -42,6 +69,21 @@ function toastForEvent(ev) {
   }
 }
 
+/** A task_changed event: created / updated (the task with last_run) / deleted. */
+function taskChanged(change) {
+  const id = change.task_id ?? change.task?.id;
+  if (id === undefined || id === null) return;
+  markChanged(id);
+  if (change.action === 'deleted') {
+    taskDialog?.taskDeleted(id);
+    removeTask(id);
+    return;
+  }
+  if (!change.task) return;
+  taskDialog?.taskChanged(change.task);
+  flashRow(upsertTask(change.task));
+}
+
 const handlers = {
   event(ev, isLive) {
     applyEvent(ev);
@@ -49,6 +91,8 @@ const handlers = {
     if (isLive && isTerminal(ev.status)) toastForEvent(ev);
   },
   snapshot: renderSnapshot,
+  taskChanged,
+  schedulerState: (state, sentAt) => pause.apply(state, sentAt),
   state: (name, message) => indicator.setState(name, message),
   synced: () => indicator.markSynced(),
   error: (message) => indicator.showError(message),
@@ -68,39 +112,17 @@ async function startLive() {
   }
 }
 
-function csrfHeaders() {
-  const token = document.querySelector('meta[name="csrf-token"]')?.content;
-  return token ? { 'X-CSRFToken': token } : {};
-}
-
-async function errorMessage(response) {
-  try {
-    const body = await response.json();
-    if (body?.error?.message) return body.error.message;
-  } catch {
-    // not JSON (a proxy error page, say): fall through to the status line
-  }
-  return `HTTP ${response.status} ${response.statusText}`.trim();
-}
+// --- row actions ----------------------------------------------------------------------
 
 async function runNow(button) {
-  const tr = button.closest('tr');
   const taskId = button.dataset.taskId;
-  const name = tr?.querySelector('.col-name')?.textContent || `Task ${taskId}`;
+  const name = taskName(taskId);
+  const tr = button.closest('tr');
   if (tr) setRequesting(tr, true);
   try {
-    const response = await fetch(`${apiBase}/tasks/${encodeURIComponent(taskId)}/run`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...csrfHeaders() },
-      body: '{}',
-      credentials: 'same-origin',
-    });
-    // A redirect here means the session ended and we were sent to the login page.
-    if (response.redirected) showToast('failed', `${name}: not signed in, reload the page`);
-    else if (!response.ok) showToast('failed', `${name}: ${await errorMessage(response)}`);
+    const result = await apiRequest('POST', `/tasks/${encodeURIComponent(taskId)}/run`, { body: {} });
     // 202: nothing else to do, the task_update event updates the row.
-  } catch (err) {
-    showToast('failed', `${name}: network error (${err.message})`);
+    if (!result.ok) showToast('failed', `${name}: ${result.error.message}`);
   } finally {
     // The row may have been re-rendered meanwhile; update whichever row shows the task now.
     const row = findRow(taskId);
@@ -108,10 +130,76 @@ async function runNow(button) {
   }
 }
 
-document.getElementById('tasks').addEventListener('click', (event) => {
-  const button = event.target.closest('button.run-now');
-  if (button && !button.disabled) runNow(button);
+async function setEnabled(toggle) {
+  const taskId = toggle.dataset.taskId;
+  const wanted = toggle.checked;
+  const tr = toggle.closest('tr');
+  setToggling(tr, true);
+  try {
+    const result = await apiRequest('PATCH', `/tasks/${encodeURIComponent(taskId)}`, { body: { enabled: wanted } });
+    if (result.ok) {
+      upsertTask(result.data);
+    } else {
+      showToast('failed', `${taskName(taskId)}: cannot ${wanted ? 'enable' : 'disable'}: ${result.error.message}`);
+      const row = findRow(taskId);
+      const shown = row?.querySelector('input.enabled-toggle');
+      if (shown) shown.checked = row.dataset.enabled !== '0'; // back to what the task is
+    }
+  } finally {
+    const row = findRow(taskId);
+    if (row) setToggling(row, false);
+  }
+}
+
+function askDelete(taskId) {
+  const name = taskName(taskId);
+  confirmDialog.open({
+    title: `Delete “${name}”?`,
+    message: 'The task and its run history are deleted for everyone. This cannot be undone.',
+    confirmLabel: 'Delete task',
+    async action() {
+      const result = await apiRequest('DELETE', `/tasks/${encodeURIComponent(taskId)}`);
+      if (result.ok || result.status === 404) {
+        removeTask(taskId); // 404: deleted elsewhere already
+        return null;
+      }
+      return result.error.message;
+    },
+  });
+}
+
+async function editTask(taskId) {
+  if (taskDialog.openEdit(taskId)) return;
+  // A row that arrived through a task_update only: load its task once, on this click.
+  const result = await apiRequest('GET', `/tasks/${encodeURIComponent(taskId)}`);
+  if (result.ok) {
+    upsertTask(result.data);
+    taskDialog.openEdit(taskId);
+  } else {
+    showToast('failed', `${taskName(taskId)}: ${result.error.message}`);
+  }
+}
+
+function taskSaved(task, created) {
+  const tr = upsertTask(task);
+  flashRow(tr);
+  if (created && tr && tr.hidden) showToast('neutral', `Created “${task.name}”; the current filters hide it.`);
+}
+
+const table = document.getElementById('tasks');
+table.addEventListener('click', (event) => {
+  const button = event.target.closest('button');
+  if (!button || button.disabled) return;
+  const taskId = button.dataset.taskId;
+  if (button.classList.contains('run-now')) runNow(button);
+  else if (button.classList.contains('edit-task') && taskDialog) editTask(taskId);
+  else if (button.classList.contains('delete-task') && confirmDialog) askDelete(taskId);
 });
+table.addEventListener('change', (event) => {
+  if (event.target.matches('input.enabled-toggle')) setEnabled(event.target);
+});
+
+document.getElementById('new-task')?.addEventListener('click', () => taskDialog?.openNew());
 
 document.getElementById('refresh').addEventListener('click', () => {
   if (!live || !live.refresh()) indicator.showError('not connected: cannot refresh');

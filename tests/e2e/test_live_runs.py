@@ -24,6 +24,7 @@ def test_success_goes_queued_running_success_with_contract_payload(stack, live_c
         "seq", "task_id", "task_name", "run_id", "job_id", "status", "trigger", "progress",
         "queued_at", "started_at", "finished_at", "duration_ms", "error", "last_run_at",
         "next_run_at", "last_status", "emitted_at",
+        "progress_message", "attempt", "max_attempts", "next_attempt_at",
     }
     assert final["task_name"] == unique_name and final["trigger"] == "manual"
     assert final["job_id"] == run["job_id"] and final["last_status"] == "success"

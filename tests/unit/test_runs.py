@@ -19,6 +19,8 @@ CONTRACT_FIELDS = {
     "seq", "task_id", "task_name", "run_id", "job_id", "status", "trigger", "progress",
     "queued_at", "started_at", "finished_at", "duration_ms", "error", "last_run_at",
     "next_run_at", "last_status", "emitted_at",
+    # Added by run control (issue 4): progress text and retry attempts.
+    "progress_message", "attempt", "max_attempts", "next_attempt_at",
 }
 ISO_SECONDS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 ISO_MILLIS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

@@ -1,13 +1,14 @@
 """The JSON API under /api. Errors are ``{"error": {"code", "message", "field"?}}``."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from .. import audit, dispatch, events, scheduler_state, tasks, users
+from .. import audit, dispatch, events, panels, scheduler_state, stats, tasks, users
 from ..auth import authorize, current_principal, requires
 from ..errors import ApiError, NotFound, ValidationError
 from ..extensions import db
@@ -16,6 +17,7 @@ from ..schedules import preview, validate_schedule, zone
 from ..timeutil import iso, parse_iso, utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 @bp.before_request
@@ -52,7 +54,10 @@ def json_http_error(exc: HTTPException):
 
 
 def _json_body() -> Any:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # absurdly deep nesting: refuse it like any bad JSON
+        data = None
     if data is None:
         raise ValidationError("the body must be JSON (Content-Type: application/json)")
     return data
@@ -62,7 +67,8 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
         raise ValidationError(f"must be a whole number from {low} to {high}", name)
     return int(raw)
 
@@ -82,23 +88,24 @@ def create_task():
     return jsonify(task.to_dict()), 201
 
 
-@bp.get("/tasks/<int:task_id>")
+@bp.get("/tasks/<id:task_id>")
 @requires("viewer")
 def get_task(task_id: int):
     """One task."""
     return jsonify(tasks.get_task(task_id).to_dict())
 
 
-@bp.patch("/tasks/<int:task_id>")
+@bp.patch("/tasks/<id:task_id>")
 def update_task(task_id: int):
     """Change some fields of a task: operators may only enable or disable it."""
+    authorize("operator")  # the least any change needs, checked before reading the body
     body = _json_body()
     only_enabling = isinstance(body, dict) and body and set(body) <= {"enabled"}
     authorize("operator" if only_enabling else "admin")
     return jsonify(tasks.update_task(task_id, body, actor=_actor()).to_dict())
 
 
-@bp.delete("/tasks/<int:task_id>")
+@bp.delete("/tasks/<id:task_id>")
 @requires("admin")
 def delete_task(task_id: int):
     """Delete a task and its runs."""
@@ -106,7 +113,7 @@ def delete_task(task_id: int):
     return "", 204
 
 
-@bp.post("/tasks/<int:task_id>/run")
+@bp.post("/tasks/<id:task_id>/run")
 @requires("operator")
 def run_task(task_id: int):
     """Run Now: 202 with ``{"run_id", "job_id", "status": "queued"}``."""
@@ -115,7 +122,7 @@ def run_task(task_id: int):
     return jsonify(result), 202
 
 
-@bp.get("/tasks/<int:task_id>/runs")
+@bp.get("/tasks/<id:task_id>/runs")
 @requires("viewer")
 def task_runs(task_id: int):
     """The task's runs, newest first (``limit``, ``before`` run id for paging)."""
@@ -129,7 +136,7 @@ def task_runs(task_id: int):
     return jsonify({"runs": [r.to_dict() for r in runs]})
 
 
-@bp.get("/runs/<int:run_id>")
+@bp.get("/runs/<id:run_id>")
 @requires("viewer")
 def get_run(run_id: int):
     """One run, with its kept output tail."""
@@ -137,6 +144,32 @@ def get_run(run_id: int):
     if run is None:
         raise NotFound(f"no run with id {run_id}")
     return jsonify(run.to_dict(with_output=True))
+
+
+@bp.post("/runs/<id:run_id>/stop")
+@requires("operator")
+def stop_run(run_id: int):
+    """Stop a running run (202: ``stopped`` follows as a task_update) or cancel a
+    queued/retrying one (200, ``canceled``); 409 when it has ended."""
+    result = dispatch.stop_run(run_id)
+    run = db.session.get(TaskRun, run_id)
+    audit.log_run(_actor(), "stop", run.task_id if run else 0, run_id)
+    return jsonify(result), 202 if result["status"] == "running" else 200
+
+
+@bp.get("/tasks/<id:task_id>/stats")
+@requires("viewer")
+def task_stats(task_id: int):
+    """Success rate, counts by status and the durations of the task's last ``limit`` runs."""
+    tasks.get_task(task_id)
+    return jsonify(stats.task_stats(task_id, _int_arg("limit", stats.DEFAULT_RUNS, 1, 1000)))
+
+
+@bp.get("/panels")
+@requires("viewer")
+def scheduler_panels():
+    """The scheduler page's panels (running runs, recent activity, statistics)."""
+    return jsonify(panels.panels())
 
 
 @bp.get("/events")
@@ -221,7 +254,7 @@ def create_user():
     user, password = users.create_user(body.get("username"), body.get("role", "viewer"),
                                        body.get("password"), actor=_actor())
     answer = user.to_dict()
-    if "password" not in body:
+    if body.get("password") is None:
         answer["password"] = password
     return jsonify(answer), 201
 

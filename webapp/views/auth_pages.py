@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 
-from ..auth import check_password, csrf_ok, login_blocked, note_failed_login, sign_in
+from ..auth import check_password, csrf_ok, login_blocked, note_failed_login, sign_in, sign_out_everywhere
 
 bp = Blueprint("auth_pages", __name__)
 
@@ -45,9 +45,13 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """End the session (POST with the CSRF token, so no other site can sign you out)."""
+    """End the user's sessions (POST with the CSRF token, so no other site can sign you
+    out); copies of the cookie stop working too."""
     if not csrf_ok():
         abort(400, "missing CSRF token")
+    user_id = session.get("user_id")
+    if isinstance(user_id, int):
+        sign_out_everywhere(user_id)
     session.clear()
     return redirect(url_for("auth_pages.login"))
 

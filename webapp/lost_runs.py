@@ -1,0 +1,91 @@
+"""Lost runs: a ``running`` run whose worker died ends ``failed`` with "worker lost".
+
+Each Taskpulse worker refreshes a short-lived liveness key in Redis on every RQ
+heartbeat (every ``BEAT_SECONDS`` while a job runs: the worker lowers RQ's job
+monitoring interval to that). The run records the worker's name when it starts. A
+periodic :func:`sweep` (the scheduler's leader calls it every ``SWEEP_SECONDS``) fails
+the ``running`` runs whose worker's key has expired, through ``update_task_status``, so
+every page sees it live. Bound: ``LIVENESS_TTL + SWEEP_SECONDS`` plus one scheduler tick
+after the worker's last beat (about 26 s).
+
+The other deaths are caught where they happen: a killed work horse by the worker
+(``TaskpulseWorker.handle_work_horse_killed``), a killed worker whose horse survives by
+the horse itself (it watches its parent).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app
+from redis import Redis
+from sqlalchemy import select
+
+from . import output
+from .dispatch import redis_connection
+from .extensions import db
+from .models import TaskRun
+from .runs import update_task_status
+
+log = logging.getLogger(__name__)
+
+BEAT_SECONDS = 5       # how often a busy worker beats (its job monitoring interval)
+LIVENESS_TTL = 20      # a worker silent this long is gone
+SWEEP_SECONDS = 5      # how often the scheduler looks for lost runs
+
+
+def liveness_key(worker_name: str) -> str:
+    """The Redis key a live worker keeps refreshing."""
+    return f"taskpulse:worker:{worker_name}:alive"
+
+
+def beat(connection: Any, worker_name: str, ttl: int = LIVENESS_TTL) -> None:
+    """Refresh a worker's liveness key (``connection`` may be a pipeline)."""
+    connection.set(liveness_key(worker_name), "1", ex=ttl)
+
+
+def worker_alive(connection: Redis, worker_name: str) -> bool:
+    """True while the worker's liveness key exists."""
+    return bool(connection.exists(liveness_key(worker_name)))
+
+
+def sweep(connection: Redis | None = None) -> list[int]:
+    """Fail the ``running`` runs whose worker has stopped beating; return their ids.
+
+    Harmless to run twice or from several processes: a run already ended is not moved.
+    """
+    redis = connection or redis_connection()
+    rows = db.session.execute(
+        select(TaskRun.id, TaskRun.worker_name)
+        .where(TaskRun.status == "running", TaskRun.worker_name.is_not(None))
+        .order_by(TaskRun.id)
+    ).all()
+    db.session.rollback()
+    if not rows:
+        return []
+    names = sorted({name for _, name in rows})
+    with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.exists(liveness_key(name))
+        alive = dict(zip(names, (bool(found) for found in pipe.execute())))
+    lost = []
+    tail_bytes = current_app.config["OUTPUT_TAIL_BYTES"]
+    for run_id, name in rows:
+        if alive[name]:
+            continue
+        # Read again: a retry may have moved the run to another worker meanwhile.
+        current = db.session.execute(
+            select(TaskRun.status, TaskRun.worker_name).where(TaskRun.id == run_id)
+        ).first()
+        db.session.rollback()
+        if current is None or tuple(current) != ("running", name):
+            continue
+        text, lines = output.stored_output(run_id, tail_bytes, redis)
+        payload = update_task_status(
+            run_id, "failed", error=f"worker lost: worker {name} stopped responding",
+            output=text, output_lines=lines,
+        )
+        if payload is not None:
+            log.warning("run %s: worker %s stopped responding; run failed", run_id, name)
+            lost.append(run_id)
+    return lost
