@@ -73,9 +73,13 @@ def sweep(app: Flask) -> int:
     with registry.lock:
         entries = list(registry.open.items())
     dropped = 0
+    verdicts: dict[tuple[Principal, str], bool] = {}  # many sockets share one credential
     with app.app_context():
         for sid, (principal, proof) in entries:
-            if not still_valid(principal, proof):
+            key = (principal, proof)
+            if key not in verdicts:
+                verdicts[key] = still_valid(principal, proof)
+            if not verdicts[key]:
                 log.info("socket %s of %s: credentials no longer valid, disconnecting", sid, principal.username)
                 forget(sid, app)
                 socketio.server.disconnect(sid, namespace="/")

@@ -15,6 +15,8 @@ from functools import partial
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -34,6 +36,9 @@ from .stream import RunStream
 log = logging.getLogger(__name__)
 
 PARENT_CHECK_SECONDS = 0.5
+# Redis going away must not end the worker (under honcho one process ending stops all):
+# RQ's own bookkeeping calls that fail then are logged and retried on the next beat.
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 # RQ's maintenance (registry cleanup, taking over the scheduler lock of a dead worker so
 # delayed retries still get enqueued) runs at most this far apart (RQ's default: 10 min).
 MAINTENANCE_SECONDS = 60
@@ -82,17 +87,63 @@ class TaskpulseWorker(Worker):
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's heartbeat, plus the short-lived liveness key the lost-run sweep reads."""
-        super().heartbeat(timeout, pipeline)
+        try:
+            super().heartbeat(timeout, pipeline)
+        except REDIS_DOWN as exc:
+            log.warning("worker %s: heartbeat failed, Redis unavailable (%s)", self.name, exc)
+            return
         try:
             lost_runs.beat(pipeline if pipeline is not None else self.connection, self.name)
         except Exception:  # Redis trouble surfaces in RQ's own calls
             log.debug("worker %s: liveness beat failed", self.name, exc_info=True)
 
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's suspension check; while Redis is away, carry on to the dequeue, which
+        waits for Redis to come back (RQ would otherwise quit the worker here)."""
+        try:
+            super().check_for_suspension(burst)
+        except REDIS_DOWN as exc:
+            log.warning("worker %s: Redis unavailable (%s); waiting for it", self.name, exc)
+
+    def set_state(self, *args: Any, **kwargs: Any) -> None:
+        """RQ's worker state (shown by ``rq info``); not fatal while Redis is away."""
+        try:
+            super().set_state(*args, **kwargs)
+        except REDIS_DOWN:
+            log.debug("worker %s: state not recorded, Redis unavailable", self.name)
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's maintenance (registry cleanup, scheduler lock); retried next time while
+        Redis is away."""
+        try:
+            super().run_maintenance_tasks()
+        except REDIS_DOWN as exc:
+            log.warning("worker %s: maintenance skipped, Redis unavailable (%s)", self.name, exc)
+
+    def set_current_job_working_time(self, *args: Any, **kwargs: Any) -> None:
+        """RQ's bookkeeping while a job runs; skipped (not fatal) while Redis is away."""
+        try:
+            super().set_current_job_working_time(*args, **kwargs)
+        except REDIS_DOWN:
+            log.debug("worker %s: working time not recorded, Redis unavailable", self.name)
+
+    def maintain_heartbeats(self, job: Job) -> None:
+        """RQ's job heartbeats; skipped (not fatal) while Redis is away."""
+        try:
+            super().maintain_heartbeats(job)
+        except REDIS_DOWN as exc:
+            log.warning("job %s: heartbeat failed, Redis unavailable (%s)", job.id, exc)
+
     def execute_job(self, job: Job, queue: Any) -> None:
-        """Remember which run this worker is on (for :meth:`kill_horse`)."""
+        """Remember which run this worker is on (for :meth:`kill_horse`). If Redis went
+        away while the job ran, RQ's record of it may be stale, but the run's state is in
+        the database: log it and go back to waiting for Redis and the next job."""
         run_id = self._taskpulse_run_id = run_id_from_job_id(job.id)
         try:
             super().execute_job(job, queue)
+        except REDIS_DOWN as exc:
+            log.warning("run %s: Redis went away during job %s (%s); the worker carries on",
+                        run_id, job.id, exc)
         finally:
             self._taskpulse_run_id = None
             if run_id is not None:
@@ -156,9 +207,8 @@ def _watch_parent(parent_pid: int, run_id: int) -> None:
     def watch() -> None:
         while os.getppid() == parent_pid:
             time.sleep(PARENT_CHECK_SECONDS)
-        group = procs.current_group()
-        if group:
-            procs.kill_group(group, grace=1.0)
+        # Record the reason first: once the command is killed, the job itself would
+        # report its death ("killed by signal 15") and win the race.
         try:
             with app_context() as flask_app:
                 text, lines = live_output.stored_output(run_id, flask_app.config["OUTPUT_TAIL_BYTES"])
@@ -167,6 +217,9 @@ def _watch_parent(parent_pid: int, run_id: int) -> None:
         except Exception:
             log.exception("run %s: could not record the lost worker", run_id)
         finally:
+            group = procs.current_group()
+            if group:
+                procs.kill_group(group, grace=1.0)
             os._exit(1)
 
     threading.Thread(target=watch, name="taskpulse-parent-watch", daemon=True).start()
@@ -231,5 +284,11 @@ def execute_run(run_id: int) -> dict[str, Any]:
             procs.forget(redis, run_id, group_only=True)
         except Exception:  # Redis away: the record expires on its own
             log.debug("run %s: process group record not dropped", run_id)
-    return {"exit_code": outcome.exit_code, "output": outcome.output,
-            "output_lines": stream.line_count or None}
+    result = {"exit_code": outcome.exit_code, "output": outcome.output,
+              "output_lines": stream.line_count or None}
+    # Record the success here, in the database, rather than only in RQ's success
+    # callback: RQ's bookkeeping before that callback needs Redis, and a result must
+    # survive Redis being away at this moment. The callback then finds the run final.
+    with app_context():
+        update_task_status(run_id, "success", **result)
+    return result

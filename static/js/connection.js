@@ -9,6 +9,19 @@ export function createConnectionIndicator() {
   const errorLine = document.getElementById('connection-error');
   const reconnect = document.getElementById('reconnect');
 
+  let syncedAt = null;
+  let live = false;
+
+  // While not live, say so next to the time of the last sync: the rows may be stale.
+  function renderSync() {
+    if (!syncedAt) {
+      lastSync.textContent = live ? '' : 'live updates paused';
+      return;
+    }
+    const when = `last sync ${clockTime(syncedAt)}`;
+    lastSync.textContent = live ? when : `live updates paused, ${when}`;
+  }
+
   function showError(message) {
     errorLine.textContent = message || '';
     errorLine.hidden = !message;
@@ -20,13 +33,17 @@ export function createConnectionIndicator() {
     setState(state, message = '') {
       pill.textContent = state;
       pill.className = `pill pill-${state}`;
+      live = state === 'live';
+      lastSync.classList.toggle('last-sync-paused', !live);
+      renderSync();
       pill.title = message;
       reconnect.hidden = state !== 'offline';
       showError(state === 'offline' ? message || 'offline' : '');
     },
     markSynced(date = new Date()) {
+      syncedAt = date;
       lastSync.dateTime = date.toISOString();
-      lastSync.textContent = `last sync ${clockTime(date)}`;
+      renderSync();
     },
   };
 }

@@ -5,6 +5,7 @@ which share the Redis queue and Socket.IO channel."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -31,6 +32,9 @@ def test_reconnects_and_replays_after_server_restart(eventlet_stack, page, tabs,
 
     stack.web.stop()
     ui.expect_connection("reconnecting", timeout=10_000)
+    # The page says its rows may be stale, and since when.
+    expect(page.get_by_test_id("last-sync")).to_have_text(
+        re.compile(r"^live updates paused, last sync \d\d:\d\d:\d\d$"))
 
     # The API is down: enqueue straight from the CLI, as an operator could; the worker
     # runs it and stores its events while no server can push them.
@@ -43,6 +47,7 @@ def test_reconnects_and_replays_after_server_restart(eventlet_stack, page, tabs,
 
     stack.start_web()
     ui.expect_connection("live", timeout=30_000)
+    expect(page.get_by_test_id("last-sync")).to_have_text(re.compile(r"^last sync \d\d:\d\d:\d\d$"))
     ui.expect_status(task["id"], "success", timeout=10_000)
     expect(ui.row(task["id"]).locator("td.col-duration")).not_to_have_text("—")
     assert ui.still_same_document(), "the page reloaded instead of replaying"
