@@ -1,5 +1,6 @@
-"""Socket.IO handlers. The server only receives ``subscribe``; ``task_update`` is sent
-by :mod:`webapp.events` through the Redis message queue."""
+"""Socket.IO handlers: who may connect (``connect``), and ``subscribe`` (join a room and
+get what was missed). Everything the server sends (``task_update`` and the rest) goes out
+through :mod:`webapp.events` and the Redis message queue."""
 from __future__ import annotations
 
 import logging
