@@ -150,3 +150,28 @@ export function formatUtcBeside(iso, zone, { seconds = false } = {}) {
     timeZoneName: 'short',
   }).format(date);
 }
+
+const instantFormat = new Intl.DateTimeFormat(undefined, {
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
+
+/** An instant in the browser's zone, e.g. "Nov 27, 02:01:03"; "—" for none. */
+export function formatInstant(iso) {
+  if (!iso) return '—';
+  const t = parseIso(iso);
+  return Number.isNaN(t) ? String(iso) : instantFormat.format(new Date(t));
+}
+
+/** A ticking elapsed time: "8 s", "3 min 04 s", "1 h 05 min". */
+export function elapsedText(ms) {
+  const secs = Math.max(0, Math.floor(ms / 1000));
+  if (secs < 60) return `${secs} s`;
+  const pad = (n) => String(n).padStart(2, '0');
+  if (secs < 3600) return `${Math.floor(secs / 60)} min ${pad(secs % 60)} s`;
+  return `${Math.floor(secs / 3600)} h ${pad(Math.floor((secs % 3600) / 60))} min`;
+}

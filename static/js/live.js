@@ -18,6 +18,8 @@ const RECONNECTION_ATTEMPTS = 8;
  *   taskChanged(change)  a task_changed event: {action, task_id, task}
  *   schedulerState(state, sentAt)  the global pause: {paused, since, by, leader};
  *     sentAt is set when the state comes from a snapshot asked for at that time
+ *   panels(panels)  the panels of a snapshot (running, recent, stats), applied after
+ *     the snapshot's rows; events after it come through event()
  *   state(name, message)  "live" | "reconnecting" | "offline"
  *   synced()  the page is known to be up to date
  *   error(message)  a subscribe was refused or timed out
@@ -67,6 +69,7 @@ export function createLive(io, { headSeq, on }) {
         needSnapshot = false;
         on.snapshot(ack.tasks, sentAt);
         if (ack.scheduler && on.schedulerState) on.schedulerState(ack.scheduler, sentAt);
+        if (ack.panels && on.panels) on.panels(ack.panels);
       } else if (ack.truncated && events.length) {
         // More were missed than one ack carries: ask again from the last seq applied
         // (jumping to head here would skip the rest). Held live events stay pending.

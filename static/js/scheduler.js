@@ -1,6 +1,7 @@
 // Entry point of the scheduler page. Data comes from <body data-*> (templates/scheduler.html);
-// rows stay current through Socket.IO only (live.js). The API is called only when the
-// user does something: Run Now, the enabled switch, pause, save or delete a task.
+// rows and panels stay current through Socket.IO only (live.js). The API is called only
+// when the user does something: Run Now, Stop, the enabled switch, pause, save or
+// delete a task.
 
 import { apiRequest } from './api.js';
 import { createConfirmDialog } from './confirm_dialog.js';
@@ -8,6 +9,8 @@ import { createConnectionIndicator } from './connection.js';
 import { createFilters } from './filters.js';
 import { formatDuration } from './format.js';
 import { createLive } from './live.js';
+import { createPanels } from './panels.js';
+import { stopRun } from './runs.js';
 import { createSchedulerPause } from './scheduler_pause.js';
 import {
   applyEvent,
@@ -19,7 +22,9 @@ import {
   removeTask,
   renderSnapshot,
   setRequesting,
+  setStopping,
   setToggling,
+  taskRows,
   tickRelativeTimes,
   upsertTask,
 } from './table.js';
@@ -28,6 +33,8 @@ import { getTask, markChanged } from './task_store.js';
 import { showToast } from './toast.js';
 
 const RELATIVE_TIME_TICK_MS = 15000;
+// The panels' 24-hour window slides: now and then take a fresh snapshot (over Socket.IO).
+const PANELS_RESYNC_MS = 30 * 60 * 1000;
 
 const { dataset } = document.body;
 const moduleUrl = dataset.socketioModuleUrl;
@@ -35,7 +42,18 @@ const headSeq = /^\d+$/.test(dataset.headSeq || '') ? Number(dataset.headSeq) : 
 
 const indicator = createConnectionIndicator();
 const filters = createFilters();
-onRowsChanged((tr) => filters.apply(tr));
+const panels = createPanels();
+
+function countTasks() {
+  if (!panels) return;
+  const rows = taskRows();
+  panels.setTaskCounts(rows.length, rows.filter((tr) => tr.dataset.enabled !== '0').length);
+}
+
+onRowsChanged((tr) => {
+  filters.apply(tr);
+  countTasks();
+});
 loadRenderedRows();
 const pause = createSchedulerPause();
 const confirmDialog = createConfirmDialog();
@@ -87,12 +105,17 @@ function taskChanged(change) {
 const handlers = {
   event(ev, isLive) {
     applyEvent(ev);
+    panels?.apply(ev);
     // Every live terminal event is a run that just ended, even one the row no longer shows.
     if (isLive && isTerminal(ev.status)) toastForEvent(ev);
   },
   snapshot: renderSnapshot,
   taskChanged,
   schedulerState: (state, sentAt) => pause.apply(state, sentAt),
+  panels: (data) => {
+    panels?.load(data);
+    countTasks();
+  },
   state: (name, message) => indicator.setState(name, message),
   synced: () => indicator.markSynced(),
   error: (message) => indicator.showError(message),
@@ -128,6 +151,22 @@ async function runNow(button) {
     const row = findRow(taskId);
     if (row) setRequesting(row, false);
   }
+}
+
+async function stop(button) {
+  const { runId, taskId } = button.dataset;
+  if (!runId) return;
+  const name = taskName(taskId);
+  const tr = button.closest('tr');
+  if (tr) setStopping(tr, runId);
+  const result = await stopRun(runId);
+  // On success the button stays disabled for this run: its stopped/canceled
+  // task_update arrives live and hides it.
+  if (result.ok) return;
+  const row = findRow(taskId);
+  if (row) setStopping(row, null);
+  if (result.status === 409) showToast('neutral', `${name}: the run had already ended`);
+  else showToast('failed', `${name}: cannot stop: ${result.error.message}`);
 }
 
 async function setEnabled(toggle) {
@@ -192,6 +231,7 @@ table.addEventListener('click', (event) => {
   if (!button || button.disabled) return;
   const taskId = button.dataset.taskId;
   if (button.classList.contains('run-now')) runNow(button);
+  else if (button.classList.contains('stop-run')) stop(button);
   else if (button.classList.contains('edit-task') && taskDialog) editTask(taskId);
   else if (button.classList.contains('delete-task') && confirmDialog) askDelete(taskId);
 });
@@ -213,4 +253,5 @@ document.getElementById('reconnect').addEventListener('click', () => {
 tickRelativeTimes();
 // Local re-render of "x min ago" texts; it makes no network call.
 setInterval(tickRelativeTimes, RELATIVE_TIME_TICK_MS);
+if (panels) setInterval(() => live?.refresh(), PANELS_RESYNC_MS);
 startLive();

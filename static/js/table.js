@@ -6,20 +6,34 @@
 // column: a <th> in the template, a cell in its task_row macro, an entry in CELLS, and
 // fill it in fillTask (task fields) or renderRun (run fields). Row buttons go in the
 // actions cell's .row-actions box; the page handles their clicks by class (scheduler.js).
+//
+// The name links to the task's history page, the status badge to its run's detail page;
+// a running run shows a progress bar under its badge, a retrying one "(attempt k of n),
+// next at hh:mm:ss"; operators get a Stop button while the run is queued, running or
+// retrying.
 
 import { formatDuration, relativeTime, scheduleText } from './format.js';
+import {
+  ACTIVE,
+  createProgress,
+  historyUrl,
+  renderProgress,
+  retryText,
+  runOrder,
+  runUrl,
+  setBadge,
+  stopTitle,
+} from './runs.js';
 import { changedSince, forgetTask, getTask, patchTask, putTask, wasDeleted } from './task_store.js';
 
 const TERMINAL = new Set(['success', 'failed', 'stopped', 'canceled', 'skipped']);
 const SPINNING = new Set(['queued', 'running', 'retrying']);
 const BUSY = new Set(['queued', 'running']); // Run Now is disabled while these are shown
-const RANK = { queued: 0, retrying: 1, running: 2 }; // any terminal status ranks 3
 // Who started the run, when it was not a person (shown beside the status).
 const TRIGGER_LABELS = { schedule: 'scheduled', retry: 'retry' };
 const TRIGGER_TITLES = { schedule: 'started by the schedule', retry: 'a retry after a failed attempt' };
 
 export const isTerminal = (status) => TERMINAL.has(status);
-const rank = (status) => (TERMINAL.has(status) ? 3 : RANK[status] ?? 0);
 
 const canRun = () => document.body.dataset.canRun === '1';
 const canEdit = () => document.body.dataset.canEdit === '1';
@@ -87,13 +101,25 @@ function timeCell(className, testid) {
   return td;
 }
 
+function nameCell(taskId) {
+  const td = el('td', 'col-name');
+  const link = el('a', 'task-link', 'task-link');
+  link.href = historyUrl(taskId);
+  td.append(link);
+  return td;
+}
+
 function statusCell() {
   const td = el('td', 'col-status');
   const spinner = el('span', 'spinner');
   spinner.setAttribute('aria-hidden', 'true');
+  const link = el('a', 'run-link', 'run-link');
+  link.append(el('span', 'badge', 'status'));
+  const retry = el('span', 'retry-info', 'retry-info');
+  retry.hidden = true;
   const trigger = el('span', 'trigger', 'trigger');
   trigger.hidden = true;
-  td.append(spinner, ' ', el('span', 'badge', 'status'), ' ', el('span', 'progress'), ' ', trigger);
+  td.append(spinner, ' ', link, ' ', retry, ' ', trigger, createProgress());
   return td;
 }
 
@@ -115,7 +141,11 @@ function enabledCell(taskId) {
 function actionsCell(taskId) {
   const td = el('td', 'col-actions');
   const box = el('div', 'row-actions');
-  if (canRun()) box.append(rowButton('run-now', 'run-now', 'Run Now', taskId));
+  if (canRun()) {
+    const stop = rowButton('btn btn-small btn-stop stop-run', 'stop-run', 'Stop', taskId);
+    stop.hidden = true;
+    box.append(rowButton('run-now', 'run-now', 'Run Now', taskId), stop);
+  }
   if (canEdit()) {
     box.append(
       rowButton('btn btn-small edit-task', 'edit-task', 'Edit', taskId),
@@ -128,7 +158,7 @@ function actionsCell(taskId) {
 
 /** The row's cells, in column order (the template's task_row macro has the same). */
 const CELLS = [
-  () => el('td', 'col-name'),
+  nameCell,
   () => el('td', 'col-kind'),
   () => el('td', 'col-schedule', 'schedule'),
   statusCell,
@@ -150,6 +180,18 @@ function createRow(taskId) {
 }
 
 const rowName = (tr) => tr.querySelector('.col-name')?.textContent || '';
+
+/** Show a task's name (a link to its history page) in its row. */
+function setName(tr, name) {
+  const cell = tr.querySelector('.col-name');
+  let link = cell.querySelector('.task-link');
+  if (!link) {
+    link = el('a', 'task-link', 'task-link');
+    link.href = historyUrl(tr.dataset.taskId);
+    cell.replaceChildren(link);
+  }
+  link.textContent = name ?? '';
+}
 
 /** Put a row where the server's order (by name) would have it. */
 function placeRow(tr) {
@@ -182,7 +224,7 @@ function renderNextRun(tr, task) {
 /** The task's own fields: name (description as its title), kind, schedule, next run, enabled. */
 function fillTask(tr, task) {
   const name = tr.querySelector('.col-name');
-  if (task.name !== undefined) name.textContent = task.name;
+  if (task.name !== undefined) setName(tr, task.name);
   if (task.description !== undefined) name.title = task.description || '';
   if (task.kind !== undefined) {
     tr.querySelector('.col-kind').textContent = task.kind || '';
@@ -215,11 +257,28 @@ function renderRun(tr, run, fallback = {}) {
   tr.dataset.runId = run.id ?? run.run_id ?? '';
   tr.dataset.runStatus = status;
   tr.dataset.runTrigger = run.trigger || '';
+  tr.dataset.runAttempt = run.attempt ?? '';
 
   const badge = tr.querySelector('[data-testid="status"]');
-  badge.className = `badge badge-${status || 'none'}`;
-  badge.textContent = status || 'never run';
+  setBadge(badge, status);
   badge.title = run.error || (run.status ? '' : fallback.last_error || '');
+  const link = tr.querySelector('.run-link');
+  if (link) {
+    if (tr.dataset.runId !== '') {
+      link.href = runUrl(tr.dataset.runId);
+      link.title = `Run #${tr.dataset.runId}: details and output`;
+    } else {
+      link.removeAttribute('href');
+      link.removeAttribute('title');
+    }
+  }
+  const retry = tr.querySelector('.retry-info');
+  if (retry) {
+    const text = retryText({ ...run, status });
+    retry.hidden = !text;
+    retry.textContent = text;
+    retry.title = text && run.error ? `attempt failed: ${run.error}` : '';
+  }
 
   const trigger = tr.querySelector('.trigger');
   const label = TRIGGER_LABELS[run.trigger];
@@ -228,10 +287,7 @@ function renderRun(tr, run, fallback = {}) {
   trigger.title = TRIGGER_TITLES[run.trigger] || '';
 
   tr.querySelector('.spinner').hidden = !SPINNING.has(status);
-  const progress = tr.querySelector('.progress');
-  const showProgress = status === 'running' && run.progress !== null && run.progress !== undefined;
-  progress.hidden = !showProgress;
-  progress.textContent = showProgress ? `${run.progress}%` : '';
+  renderProgress(tr.querySelector('.progress'), { ...run, status });
 
   const at = run.finished_at || run.started_at || run.queued_at || fallback.last_run_at;
   setTime(tr.querySelector('.col-last-run time'), at);
@@ -240,24 +296,42 @@ function renderRun(tr, run, fallback = {}) {
 }
 
 /** True when showing this run/status would move the row backwards (an older run, or
- * an earlier status of the run it shows). */
-function movesBackwards(tr, runId, status) {
+ * an earlier state of the run it shows: running -> retrying -> running again is forward,
+ * the attempt number grows). */
+function movesBackwards(tr, runId, status, attempt) {
   const shownId = tr.dataset.runId === '' ? null : Number(tr.dataset.runId);
   const shownStatus = tr.dataset.runStatus;
   if (shownId === null || Number.isNaN(runId)) return false;
   if (runId < shownId) return true;
   if (runId === shownId) {
     if (isTerminal(shownStatus) && !isTerminal(status)) return true;
-    if (rank(status) < rank(shownStatus)) return true;
+    const shownAttempt = tr.dataset.runAttempt === '' ? null : Number(tr.dataset.runAttempt);
+    if (runOrder({ status, attempt }) < runOrder({ status: shownStatus, attempt: shownAttempt })) return true;
   }
   return false;
 }
 
-/** Run Now is disabled while the run is queued/running or a Run Now request is in flight. */
+/** Run Now is disabled while the run is queued/running or a Run Now request is in
+ * flight; Stop shows while the run is queued, running or retrying. */
 export function updateRunButton(tr) {
   const button = tr.querySelector('button.run-now');
-  if (!button) return;
-  button.disabled = BUSY.has(tr.dataset.runStatus) || tr.dataset.requesting === '1';
+  if (button) button.disabled = BUSY.has(tr.dataset.runStatus) || tr.dataset.requesting === '1';
+  const stop = tr.querySelector('button.stop-run');
+  if (stop) {
+    const status = tr.dataset.runStatus;
+    stop.hidden = !ACTIVE.has(status) || tr.dataset.runId === '';
+    stop.dataset.runId = tr.dataset.runId;
+    stop.disabled = tr.dataset.stopping === tr.dataset.runId && tr.dataset.runId !== '';
+    stop.textContent = status === 'running' ? 'Stop' : 'Cancel';
+    stop.title = stopTitle(status);
+  }
+}
+
+/** Mark the row's Stop as in flight for ``runId`` (null: no longer). */
+export function setStopping(tr, runId) {
+  if (runId === null || runId === undefined) delete tr.dataset.stopping;
+  else tr.dataset.stopping = String(runId);
+  updateRunButton(tr);
 }
 
 export function setRequesting(tr, requesting) {
@@ -283,7 +357,7 @@ export function applyEvent(ev) {
     // A task this page has not seen yet (its task_changed was missed): show it with
     // what the event says; the next snapshot fills in the rest.
     tr = createRow(ev.task_id);
-    tr.querySelector('.col-name').textContent = ev.task_name ?? '';
+    setName(tr, ev.task_name ?? '');
     placeRow(tr);
   }
   // The event carries the task's fields after this change; live.js applies events in
@@ -292,7 +366,7 @@ export function applyEvent(ev) {
   for (const key of ['last_run_at', 'next_run_at', 'last_status']) if (key in ev) fields[key] = ev[key];
   const task = patchTask(ev.task_id, fields);
   if ('next_run_at' in ev) renderNextRun(tr, task || { enabled: tr.dataset.enabled !== '0', next_run_at: ev.next_run_at, schedule: true });
-  if (movesBackwards(tr, Number(ev.run_id), ev.status)) {
+  if (movesBackwards(tr, Number(ev.run_id), ev.status, ev.attempt)) {
     rowsChanged(tr);
     return false;
   }
@@ -320,7 +394,7 @@ export function upsertTask(task) {
   fillTask(tr, stored);
   const run = task.last_run;
   if (fresh) renderRun(tr, run || {}, task);
-  else if (run && !movesBackwards(tr, Number(run.id), run.status)) renderRun(tr, run, task);
+  else if (run && !movesBackwards(tr, Number(run.id), run.status, run.attempt)) renderRun(tr, run, task);
   if (fresh || renamed) placeRow(tr);
   rowsChanged(tr);
   return tr;
@@ -366,18 +440,21 @@ export function renderSnapshot(tasks, sentAt = Infinity) {
   rowsChanged(null);
 }
 
-/** Read the tasks the server rendered into the rows (data-task) into the store, and
- * fill the rows' task cells the same way rows added live are filled. */
+/** Read the tasks the server rendered into the rows (data-task, data-run) into the
+ * store, and fill the rows the same way rows added live are filled. */
 export function loadRenderedRows() {
   for (const tr of taskRows()) {
     if (!tr.dataset.task) continue;
     try {
       const task = putTask(JSON.parse(tr.dataset.task));
       fillTask(tr, task);
+      const run = tr.dataset.run ? JSON.parse(tr.dataset.run) : null;
+      renderRun(tr, run || {}, task);
     } catch {
       // a row without readable data keeps its server-rendered cells
     }
     delete tr.dataset.task;
+    delete tr.dataset.run;
   }
   rowsChanged(null);
 }

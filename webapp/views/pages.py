@@ -1,8 +1,9 @@
 """Server-rendered pages and the route that serves npm-installed front-end packages."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -16,16 +17,20 @@ from flask import (
     url_for,
 )
 
-from .. import audit, events, scheduler_state, snapshot
+from .. import audit, events, panels, scheduler_state, snapshot, stats
 from ..auth import current_principal
 from ..errors import ApiError
+from ..extensions import db
+from ..models import Task, TaskRun
 
 bp = Blueprint("pages", __name__)
 
 # Front-end packages that may be served from node_modules, and the files they expose.
 VENDOR_FILES = {
     "socket.io-client": {"dist/socket.io.esm.min.js", "dist/socket.io.esm.min.js.map"},
+    "uplot": {"dist/uPlot.esm.js", "dist/uPlot.min.css"},
 }
+HISTORY_PAGE_RUNS = 25  # runs on the history page's first page and per "Older" click
 
 
 def page_login_required(role: str = "viewer") -> Callable:
@@ -66,11 +71,69 @@ def scheduler():
         "scheduler.html",
         rows=snapshot.task_rows(),
         head_seq=head,
+        # Read after the head: events in between are both in the panels and replayed,
+        # and the page skips those its panels already show (docs/protocol.md).
+        panels=panels.panels(),
         scheduler=scheduler_state.scheduler_status(),
-        socketio_module_url=url_for(
-            "pages.vendor", package="socket.io-client", filename="dist/socket.io.esm.min.js"
-        ),
-        api_base=url_for("api.list_tasks").rstrip("/").rsplit("/", 1)[0],
+        socketio_module_url=_socketio_module_url(),
+        api_base=_api_base(),
+    )
+
+
+def _socketio_module_url() -> str:
+    return url_for("pages.vendor", package="socket.io-client", filename="dist/socket.io.esm.min.js")
+
+
+def _api_base() -> str:
+    return url_for("api.list_tasks").rstrip("/").rsplit("/", 1)[0]
+
+
+@bp.get("/runs/<id:run_id>")
+@page_login_required()
+def run_detail(run_id: int):
+    """One run: its header (status, times, progress) and its output, followed live
+    through rooms ``run:<id>`` (lines) and ``task:<task_id>`` (status)."""
+    head = events.head_seq()
+    run = db.session.get(TaskRun, run_id)
+    if run is None:
+        abort(404)
+    task = db.session.get(Task, run.task_id)
+    if task is None:
+        abort(404)
+    return render_template(
+        "run.html",
+        run=run.to_dict(),
+        task=task.to_dict(),
+        head_seq=head,
+        socketio_module_url=_socketio_module_url(),
+        api_base=_api_base(),
+    )
+
+
+@bp.get("/tasks/<id:task_id>/history")
+@page_login_required()
+def task_history(task_id: int):
+    """A task's runs, newest first and growing live, with a chart of their durations
+    and outcomes and the success rate."""
+    head = events.head_seq()
+    task = db.session.get(Task, task_id)
+    if task is None:
+        abort(404)
+    runs = db.session.execute(
+        db.select(TaskRun).where(TaskRun.task_id == task_id)
+        .order_by(TaskRun.id.desc()).limit(HISTORY_PAGE_RUNS)
+    ).scalars()
+    return render_template(
+        "history.html",
+        task=task.to_dict(),
+        runs=[run.to_dict() for run in runs],
+        page_size=HISTORY_PAGE_RUNS,
+        stats=stats.task_stats(task_id),
+        head_seq=head,
+        socketio_module_url=_socketio_module_url(),
+        chart_module_url=url_for("pages.vendor", package="uplot", filename="dist/uPlot.esm.js"),
+        chart_css_url=url_for("pages.vendor", package="uplot", filename="dist/uPlot.min.css"),
+        api_base=_api_base(),
     )
 
 
@@ -83,9 +146,7 @@ def audit_log():
         "audit.html",
         entries=entries,
         head=entries[0]["id"] if entries else 0,
-        socketio_module_url=url_for(
-            "pages.vendor", package="socket.io-client", filename="dist/socket.io.esm.min.js"
-        ),
+        socketio_module_url=_socketio_module_url(),
     )
 
 
