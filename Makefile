@@ -49,7 +49,7 @@ test-postgres: setup
 	fi
 
 lint: setup
-	$(BIN)/ruff check webapp worker tests wsgi.py
+	$(BIN)/ruff check webapp worker tests bench wsgi.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache

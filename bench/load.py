@@ -97,10 +97,10 @@ def drive_runs(env: dict[str, str], rate: float, seconds: float, out: dict) -> N
     own state path, in this process, against the stack's database and Redis."""
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")})
     from webapp import create_app
+    from webapp.events import publish
     from webapp.extensions import db
     from webapp.models import Task
     from webapp.runs import open_run, update_task_status
-    from webapp.events import publish
 
     app = create_app({"ASYNC_MODE": "threading"})
     with app.app_context():

@@ -19,8 +19,8 @@ class IdConverter(IntegerConverter):
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask app. Only wires: no database work, no network."""
     from . import cli, security, sockets
-    from .extensions import db, tune_sqlite, limiter, socketio
     from .auth import csrf_token
+    from .extensions import db, limiter, socketio, tune_sqlite
     from .views import api, auth_pages, pages
 
     app = Flask(

@@ -13,8 +13,8 @@ from flask.cli import AppGroup
 
 from . import audit, dispatch, events, retention, scheduler_state, stats, tasks, users
 from .errors import ApiError
-from .models import ROLES
 from .extensions import db
+from .models import ROLES
 from .seed import EXAMPLE_TASKS
 
 db_cli = AppGroup("db", help="Database schema.")
