@@ -40,7 +40,7 @@ if ! redis_up; then
   for _ in $(seq 50); do redis_up && break; sleep 0.1; done
 fi
 
-flask --app wsgi db create --seed
+flask --app wsgi db upgrade --seed
 echo
 echo "  Taskpulse is starting on http://127.0.0.1:$PORT/  (Ctrl-C stops web, worker and scheduler)"
 echo "  Sign in as 'admin': the password is ADMIN_PASSWORD if you set it before the first run,"

@@ -11,7 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import audit, dispatch, events, retention, scheduler_state, stats, tasks, users
+from . import audit, dispatch, events, retention, scheduler_state, schema, stats, tasks, users
 from .errors import ApiError
 from .extensions import db
 from .models import ROLES
@@ -34,13 +34,15 @@ def _fail(exc: ApiError) -> None:
     raise click.ClickException(f"{exc.message}{field}")
 
 
-@db_cli.command("create")
+@db_cli.command("upgrade")
 @click.option("--seed/--no-seed", default=False, help="Add the example tasks to an empty database.")
-def db_create(seed: bool) -> None:
-    """Create missing tables (idempotent), optionally seeding example tasks."""
+def db_upgrade(seed: bool) -> None:
+    """Create or upgrade the schema to the newest revision (idempotent); make the first
+    admin user; optionally seed example tasks."""
     os.makedirs(os.path.join(os.path.dirname(__file__), "..", "instance"), exist_ok=True)
-    db.create_all()
-    click.echo("database schema ready")
+    before, after = schema.upgrade()
+    click.echo(f"database schema at revision {after}" +
+               (f" (was {before})" if before != after else " (already up to date)"))
     generated = users.ensure_admin(current_app.config["ADMIN_PASSWORD"])
     if generated:
         click.echo(f"created user 'admin' with password: {generated}  (shown once; "
@@ -49,6 +51,26 @@ def db_create(seed: bool) -> None:
         for spec in EXAMPLE_TASKS:
             tasks.create_task(spec, actor="setup")
         click.echo(f"seeded {len(EXAMPLE_TASKS)} example tasks")
+
+
+# The first release's command; scripts written for it keep working.
+db_cli.add_command(click.Command("create", callback=db_upgrade.callback, params=db_upgrade.params,
+                                 help="Same as `db upgrade` (the first release's name).",
+                                 hidden=True))
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Print the schema revision the database is at."""
+    click.echo(schema.current_revision() or "none (run `db upgrade`)")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Take the schema back to REVISION (e.g. 0001), to return to an older release."""
+    schema.downgrade(revision)
+    click.echo(f"database schema at revision {schema.current_revision()}")
 
 
 @tasks_cli.command("list")

@@ -31,7 +31,7 @@ EventId = BigInteger().with_variant(Integer(), "sqlite")
 class Task(db.Model):
     """A job definition an operator can run now or on a schedule."""
 
-    __tablename__ = "tasks"
+    __tablename__ = "taskpulse_tasks"
     # Never reuse ids on SQLite: a new task must not inherit a deleted one's runs/events.
     __table_args__ = {"sqlite_autoincrement": True}
 
@@ -88,7 +88,7 @@ class Task(db.Model):
 class TaskRun(db.Model):
     """One execution of a task, from queued to a terminal status."""
 
-    __tablename__ = "task_runs"
+    __tablename__ = "taskpulse_task_runs"
     # One run per task and scheduled fire: the database's guard against a doubled fire,
     # whatever the schedulers do (NULL, for manual runs, never clashes). Ids are never
     # reused on SQLite.
@@ -99,7 +99,7 @@ class TaskRun(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[int] = mapped_column(
-        ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False, index=True
+        ForeignKey("taskpulse_tasks.id", ondelete="CASCADE"), nullable=False, index=True
     )
     job_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     trigger: Mapped[str] = mapped_column(String(20), nullable=False, default="manual")
@@ -162,7 +162,7 @@ class TaskRun(db.Model):
 class Event(db.Model):
     """The event log: one row per ``task_update``; ``id`` is the event's ``seq``."""
 
-    __tablename__ = "events"
+    __tablename__ = "taskpulse_events"
     __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
@@ -176,7 +176,7 @@ class Event(db.Model):
 class Setting(db.Model):
     """A named, installation-wide setting, such as the scheduler's global pause."""
 
-    __tablename__ = "settings"
+    __tablename__ = "taskpulse_settings"
 
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
@@ -192,7 +192,7 @@ class User(db.Model):
     """Someone who signs in: ``viewer`` watches, ``operator`` also runs and stops,
     ``admin`` also edits tasks and manages users."""
 
-    __tablename__ = "users"
+    __tablename__ = "taskpulse_users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
@@ -212,10 +212,10 @@ class User(db.Model):
 class ApiToken(db.Model):
     """A Bearer token for scripts; only its SHA-256 is stored."""
 
-    __tablename__ = "api_tokens"
+    __tablename__ = "taskpulse_api_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("taskpulse_users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     label: Mapped[str] = mapped_column(String(80), nullable=False, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -227,7 +227,7 @@ class ApiToken(db.Model):
 class AuditEntry(db.Model):
     """Who did what to which object, and when; edits carry a before/after diff."""
 
-    __tablename__ = "audit_log"
+    __tablename__ = "taskpulse_audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 import redis
+import redis.sentinel
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]

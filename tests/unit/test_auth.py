@@ -932,11 +932,11 @@ def test_audit_records_user_creation_without_the_password(app, client):
 
 
 def test_refused_changes_leave_no_audit_entry(app, world):
-    before = counts(app)["audit_log"]
+    before = counts(app)["taskpulse_audit_log"]
     as_role(app, "viewer").patch(f"/api/tasks/{world['task_id']}", json={"enabled": False})
     as_role(app, "operator").delete(f"/api/tasks/{world['task_id']}")
     anonymous(app).post("/api/tasks", json=TASK_BODY)
-    assert counts(app)["audit_log"] == before
+    assert counts(app)["taskpulse_audit_log"] == before
 
 
 def test_audit_page_is_admin_only(app, world):

@@ -228,8 +228,8 @@ def test_publishes_task_update_to_both_rooms_after_commit(app, make_task, redis_
         def emit(self, *args, **kwargs):
             with sqlite3.connect(db_path) as conn:
                 seen_at_publish.append((
-                    conn.execute("SELECT status FROM task_runs WHERE id = ?", (run_id,)).fetchone()[0],
-                    conn.execute("SELECT max(id) FROM events").fetchone()[0],
+                    conn.execute("SELECT status FROM taskpulse_task_runs WHERE id = ?", (run_id,)).fetchone()[0],
+                    conn.execute("SELECT max(id) FROM taskpulse_events").fetchone()[0],
                 ))
             return self.inner.emit(*args, **kwargs)
 
