@@ -17,15 +17,19 @@ fi
 redis_up() {
   python - "$REDIS_URL" <<'PY'
 import sys
-import redis
+from webapp import redis_urls
 try:
-    redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()
+    redis_urls.connect(sys.argv[1], socket_connect_timeout=1).ping()
 except Exception:
     sys.exit(1)
 PY
 }
 
 if ! redis_up; then
+  if [[ "$REDIS_URL" != redis://* ]]; then
+    echo "Redis is not reachable at $REDIS_URL (a private redis-server is only started for redis:// URLs)." >&2
+    exit 1
+  fi
   if ! command -v redis-server >/dev/null; then
     echo "Redis is not reachable at $REDIS_URL and redis-server is not installed." >&2
     echo "Install it (apt-get install redis-server) or set REDIS_URL." >&2

@@ -12,20 +12,24 @@ import time
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Callable
+from urllib.parse import urlencode
 
-from flask import current_app, g, request, session
+from flask import abort, current_app, g, request, session, url_for
 from limits import parse as parse_limit
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from .errors import ApiError
 from .extensions import db, limiter
+from .host_login import host_user
 from .models import ApiToken, User
 
 log = logging.getLogger(__name__)
 
 ROLE_RANK = {"viewer": 1, "operator": 2, "admin": 3}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Ways of signing in that a browser repeats by itself (cookies), so forgeable cross-site.
+COOKIE_VIAS = frozenset({"session", "host"})
 CSRF_HEADER = "X-CSRFToken"
 # Checked only to burn the same time for unknown users as for known ones.
 _DUMMY_HASH = "scrypt:32768:8:1$0000000000000000$" + "0" * 128
@@ -59,7 +63,7 @@ class Principal:
     user_id: int
     username: str
     role: str
-    via: str  # "session", "token" or "basic"
+    via: str  # "session", "token", "basic", or "host" (the embedding app's login)
 
     def can(self, role: str) -> bool:
         """True when this user's role is ``role`` or above."""
@@ -159,8 +163,32 @@ def credentials_from_header(header: str | None) -> Principal | None:
     raise Unauthorized("unsupported Authorization scheme (use Bearer or Basic)")
 
 
+def browser_principal() -> Principal | None:
+    """The user the browser is signed in as: through the host app's login when
+    Taskpulse is embedded with one, else through Taskpulse's session cookie."""
+    from .mount import mounted
+
+    login = mounted().host_login
+    if login is not None:
+        return _principal(host_user(login), "host")
+    return session_principal()
+
+
+def login_url(next_path: str) -> str:
+    """Where a page sends someone who is not signed in (then back to ``next_path``)."""
+    from .mount import mounted
+
+    login = mounted().host_login
+    if login is None:
+        return url_for("taskpulse.auth_pages.login", next=next_path)
+    if not login.login_url:
+        abort(401)
+    separator = "&" if "?" in login.login_url else "?"
+    return f"{login.login_url}{separator}{urlencode({'next': next_path})}"
+
+
 def session_principal() -> Principal | None:
-    """The user signed in with the session cookie, if any."""
+    """The user signed in with Taskpulse's session cookie, if any."""
     user_id = session.get("user_id")
     if not isinstance(user_id, int):
         return None
@@ -187,10 +215,14 @@ def sign_out_everywhere(user_id: int) -> None:
 
 def still_valid(principal: Principal, proof: str) -> bool:
     """Re-check a connection's credentials: the user is active, and the token is not
-    revoked or the session/password version unchanged (``proof`` from :func:`proof_of`)."""
+    revoked or the session/password version unchanged (``proof`` from :func:`proof_of`).
+    A host app's user is checked by the host on each request; here only that Taskpulse
+    has not deactivated them."""
     user = db.session.get(User, principal.user_id)
     if user is None or not user.active:
         return False
+    if principal.via == "host":
+        return user.role == principal.role
     if principal.via == "token":
         return db.session.execute(
             select(ApiToken.id).where(ApiToken.token_hash == proof, ApiToken.revoked_at.is_(None))
@@ -222,10 +254,10 @@ def current_principal() -> Principal | None:
     Raises:
         Unauthorized, TooManyAttempts: bad credentials in an Authorization header.
     """
-    if "principal" not in g:
+    if "taskpulse_principal" not in g:
         header = request.headers.get("Authorization")
-        g.principal = credentials_from_header(header) if header else session_principal()
-    return g.principal
+        g.taskpulse_principal = credentials_from_header(header) if header else browser_principal()
+    return g.taskpulse_principal
 
 
 def csrf_token() -> str:
@@ -245,7 +277,8 @@ def csrf_ok() -> bool:
 def authorize(role: str) -> Principal:
     """The caller, who must be signed in with at least ``role``.
 
-    Cookie-authenticated requests that change state must carry the CSRF token;
+    Cookie-authenticated requests (Taskpulse's or the host app's session) that change
+    state must carry the CSRF token;
     Bearer and Basic requests cannot be forged cross-site, so they need none.
 
     Raises:
@@ -254,7 +287,7 @@ def authorize(role: str) -> Principal:
     principal = current_principal()
     if principal is None:
         raise Unauthorized("sign in, or send a Bearer token or Basic credentials")
-    if principal.via == "session" and request.method not in SAFE_METHODS and not csrf_ok():
+    if principal.via in COOKIE_VIAS and request.method not in SAFE_METHODS and not csrf_ok():
         raise Forbidden("missing or wrong CSRF token (send the X-CSRFToken header)")
     if not principal.can(role):
         raise Forbidden(f"this needs the {role} role; you are {principal.role}")

@@ -371,11 +371,15 @@ def runs_stop(run_id: int) -> None:
         click.echo(f"stopping run {run_id} (job {result['job_id']}); it ends as 'stopped'")
 
 
-def register(app: Flask) -> None:
-    """Add the command groups to the app's CLI."""
-    app.cli.add_command(scheduler_cli)
-    app.cli.add_command(users_cli)
-    app.cli.add_command(db_cli)
-    app.cli.add_command(tasks_cli)
-    app.cli.add_command(events_cli)
-    app.cli.add_command(runs_cli)
+def register(app: Flask, under: str | None = None) -> None:
+    """Add the command groups to the app's CLI: at the top level (standalone), or under
+    one group named ``under`` (embedded: the host may have its own ``db`` or ``users``)."""
+    groups = (scheduler_cli, users_cli, db_cli, tasks_cli, events_cli, runs_cli)
+    if under is None:
+        for group in groups:
+            app.cli.add_command(group)
+        return
+    parent = AppGroup(under, help="Taskpulse: the live task scheduler mounted in this app.")
+    for group in groups:
+        parent.add_command(group)
+    app.cli.add_command(parent)

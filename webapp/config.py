@@ -5,6 +5,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .redis_urls import limiter_storage
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -49,7 +51,7 @@ class Config:
         self.DB_RETRY_SECONDS = float(env.get("TASKPULSE_DB_RETRY_SECONDS", "60"))
         self.PASSWORD_HASH_METHOD = "scrypt"
         self.LOGIN_RATE_LIMIT = env.get("TASKPULSE_LOGIN_RATE_LIMIT", "10 per minute")
-        self.RATELIMIT_STORAGE_URI = self.REDIS_URL
+        self.RATELIMIT_STORAGE_URI, self.RATELIMIT_STORAGE_OPTIONS = limiter_storage(self.REDIS_URL)
         self.RATELIMIT_SWALLOW_ERRORS = True
         self.MAX_CONTENT_LENGTH = int(env.get("TASKPULSE_MAX_BODY_BYTES", str(256 * 1024)))
         self.SESSION_COOKIE_HTTPONLY = True

@@ -14,7 +14,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
-from . import events
+from . import events, redis_urls
 from .errors import Conflict, NotFound, QueueUnavailable
 from .extensions import db
 from .models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskRun
@@ -37,7 +37,7 @@ def redis_connection() -> Redis:
     """This app's Redis connection for RQ (one pool per app and process)."""
     ext = current_app.extensions.setdefault("taskpulse", {})
     if "redis" not in ext:
-        ext["redis"] = Redis.from_url(current_app.config["REDIS_URL"])
+        ext["redis"] = redis_urls.connect(current_app.config["REDIS_URL"])
     return ext["redis"]
 
 

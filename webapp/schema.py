@@ -47,17 +47,28 @@ def _made_before_migrations() -> bool:
     return "scheduled_for" in {c["name"] for c in inspector.get_columns("task_runs")}
 
 
+def _has_no_taskpulse_tables() -> bool:
+    tables = set(sa.inspect(db.engine).get_table_names())
+    return not tables & {table.name for table in db.metadata.sorted_tables}
+
+
 def upgrade(revision: str = "head") -> tuple[str | None, str | None]:
     """Upgrade the schema to ``revision``; returns (revision before, revision after).
 
     A database made by ``db create`` before migrations existed is first recorded as the
-    baseline, so its tables and rows are kept and only later revisions run.
+    baseline, so its tables and rows are kept and only later revisions run. A database
+    without Taskpulse's tables gets the newest schema at once, recorded as the newest
+    revision (Alembic's "create_all, then stamp" recipe): the baseline's unprefixed
+    names could clash with a host app's own tables.
     """
     config = alembic_config()
     if _made_before_migrations():
         log.info("database made before migrations: recording it as revision %s", BASELINE)
         command.stamp(config, BASELINE)
     before = current_revision()
+    if before is None and revision == "head" and _has_no_taskpulse_tables():
+        db.create_all()
+        command.stamp(config, "head")
     command.upgrade(config, revision)
     return before, current_revision()
 

@@ -1,7 +1,7 @@
 """Response hardening: security headers on every response, JSON 413 for big bodies."""
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 
 # No 'unsafe-inline' anywhere: the page is ES modules and a stylesheet, data in data-*.
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -33,7 +33,8 @@ def _too_large(exc):
                               "message": f"the request body is over {limit} bytes"}}), 413
 
 
-def install(app: Flask) -> None:
-    """Add the headers and the 413 handler to ``app``."""
-    app.after_request(_headers)
-    app.register_error_handler(413, _too_large)
+def install(target: Flask | Blueprint) -> None:
+    """Add the headers and the 413 handler to an app (standalone), or to Taskpulse's
+    blueprint only (embedded: the host's pages keep their own)."""
+    target.after_request(_headers)
+    target.register_error_handler(413, _too_large)

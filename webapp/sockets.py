@@ -20,7 +20,7 @@ from . import (
     socket_sessions,
     stats,
 )
-from .auth import Principal, credentials_from_header, proof_of, session_principal
+from .auth import Principal, browser_principal, credentials_from_header, proof_of
 from .errors import ApiError
 from .extensions import db, socketio
 from .models import AuditEntry, Task, TaskRun
@@ -42,7 +42,7 @@ def handle_connect(auth: Any = None) -> None:
         elif request.headers.get("Authorization"):
             principal = credentials_from_header(request.headers["Authorization"])
         else:
-            principal = session_principal()
+            principal = browser_principal()
     except ApiError as exc:
         raise ConnectionRefusedError(exc.message) from None
     if principal is None:

@@ -1,5 +1,8 @@
 // The audit page: entries arrive live through room "audit" (admins only); on every
 // (re)connect the page subscribes with the last entry id it shows, so none is missed.
+
+import { socketPath } from './socket_path.js';
+
 const { dataset } = document.body;
 let last = Number(dataset.auditHead || 0);
 const body = document.querySelector('#audit tbody');
@@ -32,7 +35,7 @@ function add(entry) {
 }
 
 const { io } = await import(dataset.socketioModuleUrl);
-const socket = io({ reconnectionDelay: 500, reconnectionDelayMax: 5000 });
+const socket = io({ path: socketPath, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
 socket.on('connect', () => {
   socket.emit('subscribe', { room: 'audit', since: last }, (ack) => {
     if (!ack || !ack.ok) {

@@ -4,6 +4,8 @@
 // task_changed and scheduler_state are not in the seq stream: on every reconnect the
 // page asks for a snapshot too, which brings what it missed of them.
 
+import { socketPath } from './socket_path.js';
+
 const ACK_TIMEOUT_MS = 10000;
 const RECONNECTION_ATTEMPTS = 8;
 
@@ -33,6 +35,7 @@ export function createLive(io, { headSeq, on }) {
   let needSnapshot = false; // set on reconnect until a snapshot has been applied
 
   const socket = io({
+    path: socketPath,
     reconnectionAttempts: RECONNECTION_ATTEMPTS,
     reconnectionDelay: 500,
     reconnectionDelayMax: 5000,

@@ -1,6 +1,8 @@
 // One `subscribe` over Socket.IO, as a promise of its acknowledgement (the run detail
 // and history pages; the scheduler page has its own loop in live.js).
 
+import { socketPath } from './socket_path.js';
+
 const ACK_TIMEOUT_MS = 10000;
 
 /**
@@ -23,7 +25,7 @@ export function subscribe(socket, payload, timeoutMs = ACK_TIMEOUT_MS) {
 
 /** Connect with the same reconnection policy as the scheduler page. */
 export function connect(io) {
-  return io({ reconnectionAttempts: 8, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
+  return io({ path: socketPath, reconnectionAttempts: 8, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
 }
 
 /** Wire a connection indicator (connection.js) to a socket's life. */

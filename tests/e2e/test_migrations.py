@@ -161,6 +161,27 @@ def test_upgrade_keeps_every_row_of_a_first_release_database(empty_database):
         db.engine.dispose()
 
 
+def test_the_revisions_build_exactly_the_schema_of_the_models(empty_database):
+    """A first-release database upgraded through every revision ends with the schema a
+    fresh database gets from the models: the two paths cannot drift apart."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from webapp.extensions import db
+    from webapp.schema import VERSION_TABLE
+
+    url = empty_database
+    make_first_release_database(url)
+    flask_cli(url, "db", "upgrade")
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = [d for d in compare_metadata(context, db.metadata)
+                if not (d[0] == "remove_table" and d[1].name == VERSION_TABLE)]
+    engine.dispose()
+    assert diff == []
+
+
 def test_downgrade_returns_to_the_first_release_schema_with_the_data(empty_database):
     url = empty_database
     before = make_first_release_database(url)

@@ -121,6 +121,139 @@ class RedisServer:
             self.process.stop()
 
 
+class RedisSentinelSet:
+    """A Redis master, one replica and sentinels watching them, each a private
+    redis-server on a free port, for ``REDIS_URL=redis+sentinel://...``.
+
+    Offers ``url`` and ``client()`` as RedisServer does, so a Stack runs on it unchanged.
+    The data nodes require a password and the sentinels do not, as the URL format
+    assumes; short timeouts let a failover finish in seconds.
+    """
+
+    SERVICE = "taskpulse"
+    PASSWORD = "sentinel-test-password"
+    DOWN_AFTER_MS = 1000
+    FAILOVER_TIMEOUT_MS = 5000
+
+    def __init__(self, workdir: Path, sentinels: int = 3, db: int = 0) -> None:
+        self.workdir = workdir
+        self.db = db
+        self.master_port, self.replica_port = free_port(), free_port()
+        self.sentinel_ports = [free_port() for _ in range(sentinels)]
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+        self.url = f"redis+sentinel://:{self.PASSWORD}@{hosts}/{db}/{self.SERVICE}"
+        self.nodes: dict[int, Process] = {}
+        self.sentinels: list[Process] = []
+
+    def start(self) -> "RedisSentinelSet":
+        self._start_node(self.master_port)
+        self._start_node(self.replica_port, "--replicaof", "127.0.0.1", str(self.master_port))
+        wait_until(lambda: self.replication(self.replica_port).get("master_link_status") == "up", 15,
+                   what="the replica to sync with the master")
+        for port in self.sentinel_ports:
+            self._start_sentinel(port)
+        wait_until(self._sentinels_ready, 20, what="the sentinels to see the master, its replica and each other")
+        return self
+
+    def _start_node(self, port: int, *extra: str) -> None:
+        workdir = self.workdir / f"redis-{port}"
+        workdir.mkdir(exist_ok=True)
+        self.nodes[port] = Process(
+            f"redis-{port}",
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(workdir), "--requirepass", self.PASSWORD, "--masterauth", self.PASSWORD,
+             # The first sync (and the one after a failover) starts at once, not after 5 s.
+             "--repl-diskless-sync-delay", "0", *extra],
+            dict(os.environ), self.workdir,
+        ).start()
+
+    def _start_sentinel(self, port: int) -> None:
+        workdir = self.workdir / f"sentinel-{port}"
+        workdir.mkdir(exist_ok=True)
+        config = workdir / "sentinel.conf"  # sentinel rewrites it: one file each
+        quorum = len(self.sentinel_ports) // 2 + 1
+        config.write_text("\n".join([
+            f"port {port}",
+            "bind 127.0.0.1",
+            f"dir {workdir}",
+            f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.master_port} {quorum}",
+            f"sentinel auth-pass {self.SERVICE} {self.PASSWORD}",
+            f"sentinel down-after-milliseconds {self.SERVICE} {self.DOWN_AFTER_MS}",
+            f"sentinel failover-timeout {self.SERVICE} {self.FAILOVER_TIMEOUT_MS}",
+            f"sentinel parallel-syncs {self.SERVICE} 1",
+            "",
+        ]))
+        self.sentinels.append(Process(f"sentinel-{port}", ["redis-server", str(config), "--sentinel"],
+                                      dict(os.environ), self.workdir).start())
+
+    def _sentinel(self, port: int) -> redis.Redis:
+        return redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
+
+    def _sentinels_ready(self) -> bool:
+        """Every sentinel knows the replica and the other sentinels: a failover can run."""
+        try:
+            states = [self._sentinel(port).sentinel_master(self.SERVICE) for port in self.sentinel_ports]
+        except redis.RedisError:
+            return False
+        others = len(self.sentinel_ports) - 1
+        return all(s["num-slaves"] >= 1 and s["num-other-sentinels"] >= others for s in states)
+
+    def replication(self, port: int) -> dict:
+        """``INFO replication`` of a data node ({} when it does not answer)."""
+        try:
+            return redis.Redis(port=port, password=self.PASSWORD, socket_timeout=1).info("replication")
+        except redis.RedisError:
+            return {}
+
+    def master_addresses(self) -> list[tuple[str, int]]:
+        """The master's address as each sentinel that answers reports it."""
+        addresses = []
+        for port in self.sentinel_ports:
+            try:
+                host, master = self._sentinel(port).sentinel_get_master_addr_by_name(self.SERVICE)
+            except (redis.RedisError, TypeError):
+                continue
+            addresses.append((host, int(master)))
+        return addresses
+
+    def client(self) -> redis.Redis:
+        """A client of the current master, found through the sentinels (redis-py's own
+        Sentinel support, independent of Taskpulse's URL handling)."""
+        sentinel = redis.sentinel.Sentinel([("127.0.0.1", port) for port in self.sentinel_ports],
+                                           sentinel_kwargs={"socket_timeout": 1})
+        return sentinel.master_for(self.SERVICE, db=self.db, password=self.PASSWORD, socket_timeout=5)
+
+    def kill_master(self) -> int:
+        """SIGKILL the master, as a lost host would, once the replica has every write;
+        returns its port."""
+        (_, port), = set(self.master_addresses())
+        redis.Redis(port=port, password=self.PASSWORD, socket_timeout=5).wait(1, 5000)
+        self.nodes[port].stop(signal.SIGKILL)
+        return port
+
+    def wait_for_failover(self, old_port: int, timeout: float = 30) -> int:
+        """Wait until every sentinel names a new master and it acts as one; its port."""
+        def promoted() -> int | None:
+            addresses = self.master_addresses()
+            if len(addresses) != len(self.sentinel_ports) or len(set(addresses)) != 1:
+                return None
+            (_, port) = addresses[0]
+            if port == old_port or self.replication(port).get("role") != "master":
+                return None
+            return port
+        return wait_until(promoted, timeout, interval=0.1, what="the sentinels to promote the replica")
+
+    def stop(self) -> None:
+        for process in self.sentinels:  # first, so no failover starts while the nodes stop
+            process.stop()
+        for process in self.nodes.values():
+            process.stop()
+
+    def logs(self) -> str:
+        parts = [*self.nodes.values(), *self.sentinels]
+        return "\n".join(f"===== {p.name} =====\n{p.output()[-3000:]}" for p in parts)
+
+
 class Stack:
     """Taskpulse as `make run` starts it: the Socket.IO server and a forking rq worker."""
 
@@ -157,7 +290,7 @@ class Stack:
         )
 
     def start(self, workers: int = 1) -> "Stack":
-        self.flask("db", "create")
+        self.flask("db", "upgrade")
         self.start_web()
         for _ in range(workers):
             self.start_worker()
@@ -182,7 +315,8 @@ class Stack:
         name = f"worker-{self.port}-{len(self.workers)}"
         worker = Process(name, [
             str(VENV_BIN / "rq"), "worker", "--worker-class", "worker.runner.TaskpulseWorker",
-            "--serializer", "rq.serializers.JSONSerializer", "--url", self.redis.url,
+            # As the Procfile runs it: the connection from REDIS_URL (redis:// or redis+sentinel://).
+            "--serializer", "rq.serializers.JSONSerializer", "-c", "worker.rq_settings",
             "--name", name, "taskpulse",
         ], self.env, self.workdir).start()
         self.workers.append(worker)

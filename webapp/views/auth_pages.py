@@ -16,7 +16,7 @@ def _safe_next(target: str | None) -> str:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target
-    return url_for("pages.scheduler")
+    return url_for("taskpulse.pages.scheduler")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -28,7 +28,7 @@ def login():
     """
     next_url = _safe_next(request.args.get("next"))
     if request.method == "GET":
-        return render_template("login.html", next_url=next_url, error=None, username="")
+        return render_template("taskpulse/login.html", next_url=next_url, error=None, username="")
     if not csrf_ok():
         abort(400, "the form expired; reload the page and sign in again")
     username = request.form.get("username", "")[:80]
@@ -38,7 +38,7 @@ def login():
         note_failed_login(address)
         error = ("Too many failed sign-ins: wait a minute." if login_blocked(address)
                  else "Wrong user name or password.")
-        return render_template("login.html", next_url=next_url, error=error, username=username), 401
+        return render_template("taskpulse/login.html", next_url=next_url, error=error, username=username), 401
     sign_in(user)
     return redirect(next_url)
 
@@ -53,5 +53,5 @@ def logout():
     if isinstance(user_id, int):
         sign_out_everywhere(user_id)
     session.clear()
-    return redirect(url_for("auth_pages.login"))
+    return redirect(url_for("taskpulse.auth_pages.login"))
 

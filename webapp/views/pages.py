@@ -18,7 +18,7 @@ from flask import (
 )
 
 from .. import audit, events, panels, scheduler_state, snapshot, stats
-from ..auth import current_principal
+from ..auth import current_principal, login_url
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Task, TaskRun
@@ -44,10 +44,10 @@ def page_login_required(role: str = "viewer") -> Callable:
             except ApiError:
                 principal = None
             if principal is None:
-                return redirect(url_for("auth_pages.login", next=request.full_path.rstrip("?")))
+                return redirect(login_url(request.full_path.rstrip("?")))
             if not principal.can(role):
                 abort(403)
-            g.user = principal
+            g.taskpulse_user = principal
             return view(*args, **kwargs)
 
         return wrapper
@@ -58,7 +58,7 @@ def page_login_required(role: str = "viewer") -> Callable:
 @bp.get("/")
 def index():
     """The scheduler is the home page."""
-    return redirect(url_for("pages.scheduler"))
+    return redirect(url_for("taskpulse.pages.scheduler"))
 
 
 @bp.get("/scheduler")
@@ -68,7 +68,7 @@ def scheduler():
     starts replaying from."""
     head = events.head_seq()
     return render_template(
-        "scheduler.html",
+        "taskpulse/scheduler.html",
         rows=snapshot.task_rows(),
         head_seq=head,
         # Read after the head: events in between are both in the panels and replayed,
@@ -81,11 +81,11 @@ def scheduler():
 
 
 def _socketio_module_url() -> str:
-    return url_for("pages.vendor", package="socket.io-client", filename="dist/socket.io.esm.min.js")
+    return url_for("taskpulse.pages.vendor", package="socket.io-client", filename="dist/socket.io.esm.min.js")
 
 
 def _api_base() -> str:
-    return url_for("api.list_tasks").rstrip("/").rsplit("/", 1)[0]
+    return url_for("taskpulse.api.list_tasks").rstrip("/").rsplit("/", 1)[0]
 
 
 @bp.get("/runs/<id:run_id>")
@@ -101,7 +101,7 @@ def run_detail(run_id: int):
     if task is None:
         abort(404)
     return render_template(
-        "run.html",
+        "taskpulse/run.html",
         run=run.to_dict(),
         task=task.to_dict(),
         head_seq=head,
@@ -124,15 +124,15 @@ def task_history(task_id: int):
         .order_by(TaskRun.id.desc()).limit(HISTORY_PAGE_RUNS)
     ).scalars()
     return render_template(
-        "history.html",
+        "taskpulse/history.html",
         task=task.to_dict(),
         runs=[run.to_dict() for run in runs],
         page_size=HISTORY_PAGE_RUNS,
         stats=stats.task_stats(task_id),
         head_seq=head,
         socketio_module_url=_socketio_module_url(),
-        chart_module_url=url_for("pages.vendor", package="uplot", filename="dist/uPlot.esm.js"),
-        chart_css_url=url_for("pages.vendor", package="uplot", filename="dist/uPlot.min.css"),
+        chart_module_url=url_for("taskpulse.pages.vendor", package="uplot", filename="dist/uPlot.esm.js"),
+        chart_css_url=url_for("taskpulse.pages.vendor", package="uplot", filename="dist/uPlot.min.css"),
         api_base=_api_base(),
     )
 
@@ -143,7 +143,7 @@ def audit_log():
     """Who did what: the audit log, growing live through room ``audit``."""
     entries = audit.recent(200)
     return render_template(
-        "audit.html",
+        "taskpulse/audit.html",
         entries=entries,
         head=entries[0]["id"] if entries else 0,
         socketio_module_url=_socketio_module_url(),

@@ -1,0 +1,19 @@
+"""RQ settings for ``rq worker -c worker.rq_settings`` and ``rq info -c worker.rq_settings``:
+RQ's connection from ``REDIS_URL``, whether a ``redis://`` or a ``redis+sentinel://`` URL.
+
+``rq --url`` only takes the URLs redis-py's ``from_url`` does; RQ reads a Sentinel set-up
+from a settings module only, so one command line serves both kinds through this module.
+RQ reads ``REDIS_URL`` first and ``SENTINEL`` when it is None.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from webapp.config import Config
+from webapp.redis_urls import rq_settings
+
+# Config, so the default URL is the one every other Taskpulse process uses.
+_settings: dict[str, Any] = rq_settings(Config().REDIS_URL)
+
+REDIS_URL: str | None = _settings.get("REDIS_URL")
+SENTINEL: dict[str, Any] | None = _settings.get("SENTINEL")
