@@ -40,10 +40,11 @@ test: setup system-deps
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-postgres
 
-# The whole-system tests again on PostgreSQL, when one answers at TEST_POSTGRES_URL.
+# The whole-system and browser tests again on PostgreSQL, when one answers at
+# TEST_POSTGRES_URL (unit tests use their own SQLite files and fakes).
 test-postgres: setup
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(TEST_POSTGRES_URL)" 2>/dev/null; then \
-	  TASKPULSE_TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest tests/e2e; \
+	  TASKPULSE_TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest tests/e2e tests/browser; \
 	else \
 	  echo "PostgreSQL not reachable at $(TEST_POSTGRES_URL): the PostgreSQL pass did not run"; \
 	fi

@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.scheduler_page import SchedulerPage, run_via_api
 from tests.support.host_app import ALICE, BOB, PREFIX, HostAppStack
+from tests.support.nginx import Nginx
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +31,29 @@ def host(tmp_path_factory, redis_server, database_url):
     stack.stop()
 
 
-def host_sign_in(page: Page, host: HostAppStack, account: tuple[str, str]) -> SchedulerPage:
-    """Open the embedded scheduler as a stranger: the host's login form, then the page."""
-    page.goto(f"{host.base_url}/scheduler")
-    expect(page).to_have_url(re.compile(re.escape(f"{host.host_url}/login?next=") + ".*ops"))
+@pytest.fixture(scope="module")
+def proxies(host, tmp_path_factory):
+    """nginx with the shipped config (Socket.IO location moved under the prefix, as its
+    comment says), and the same config with the WebSocket upgrade headers stripped."""
+    workdir = tmp_path_factory.mktemp("host-nginx")
+    location = f"{PREFIX}/socket.io/"
+    friendly = Nginx(workdir, [host.port], socketio_location=location).start()
+    hostile = Nginx(workdir, [host.port], strip_upgrade=True, socketio_location=location).start()
+    yield {"friendly": friendly, "hostile": hostile}
+    friendly.stop()
+    hostile.stop()
+
+
+def host_sign_in(page: Page, root: str, account: tuple[str, str]) -> SchedulerPage:
+    """Open the embedded scheduler at the host app reached at ``root`` as a stranger: the
+    host's login form, then the live page."""
+    page.goto(f"{root}{PREFIX}/scheduler")
+    expect(page).to_have_url(re.compile(re.escape(f"{root}/login?next=") + ".*ops"))
     page.get_by_label("Account").fill(account[0])
     page.get_by_label("Password").fill(account[1])
     page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{host.base_url}/scheduler")
-    return SchedulerPage(page, host.base_url).open()
+    expect(page).to_have_url(f"{root}{PREFIX}/scheduler")
+    return SchedulerPage(page, f"{root}{PREFIX}").open()
 
 
 def test_host_login_reaches_the_live_page_and_run_now_goes_live(host, tabs, unique_name):
@@ -47,11 +62,11 @@ def test_host_login_reaches_the_live_page_and_run_now_goes_live(host, tabs, uniq
     alice_tab.goto(f"{host.host_url}/")
     expect(alice_tab.get_by_test_id("host-title")).to_have_text("Acme intranet")
 
-    alice = host_sign_in(alice_tab, host, ALICE)
+    alice = host_sign_in(alice_tab, host.host_url, ALICE)
     expect(alice_tab.get_by_test_id("whoami")).to_have_text("alice (admin)")
     expect(alice_tab.get_by_test_id("logout")).to_have_attribute("href", "/logout")
     assert alice.transport() == "websocket"
-    bob = host_sign_in(tabs.open(), host, BOB)
+    bob = host_sign_in(tabs.open(), host.host_url, BOB)
     expect(bob.page.get_by_test_id("whoami")).to_have_text("bob (viewer)")
     expect(bob.run_now_button(task["id"])).to_have_count(0)
 
@@ -86,7 +101,7 @@ def test_websocket_refused_the_embedded_page_stays_live_over_long_polling(host, 
     task = host.create_task(unique_name, "sleep 0.3")
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
-    ui = host_sign_in(page, host, ALICE)
+    ui = host_sign_in(page, host.host_url, ALICE)
     deadline = time.monotonic() + 10
     while not refused and time.monotonic() < deadline:
         page.wait_for_timeout(100)
@@ -102,9 +117,29 @@ def test_websocket_refused_the_embedded_page_stays_live_over_long_polling(host, 
     assert requested and all(f"{PREFIX}/socket.io/" in url for url in requested), requested
 
 
+def test_behind_nginx_websocket_passes_and_where_the_proxy_strips_it_polling_stays_live(
+        host, proxies, tabs, unique_name):
+    task = host.create_task(unique_name, "echo through the proxy")
+    for proxy, transport in ((proxies["friendly"], "websocket"), (proxies["hostile"], "polling")):
+        page = tabs.open()
+        requested: list[str] = []
+        ui = host_sign_in(page, proxy.url, ALICE)
+        page.on("request", lambda r, seen=requested: seen.append(r.url))
+        page.wait_for_function(f"() => window.taskpulse.socket.io.engine.transport.name === '{transport}'",
+                               timeout=15_000)
+        run_via_api(host, task["id"])
+        expect(ui.toast_with(task["name"], "succeeded")).to_have_count(1, timeout=15_000)
+        ui.expect_status(task["id"], "success")
+        assert ui.transport() == transport
+        assert all(f"{PREFIX}/socket.io/" in url for url in requested), requested
+        page.close()
+    assert " 101 " in proxies["friendly"].access_log()
+    assert " 101 " not in proxies["hostile"].access_log()
+
+
 def test_viewer_is_refused_and_a_stranger_is_sent_to_the_host_login(host, page, unique_name):
     task = host.create_task(unique_name, "true")
-    host_sign_in(page, host, BOB)
+    host_sign_in(page, host.host_url, BOB)
     answer = page.evaluate("""async (taskId) => {
         const csrf = document.querySelector('meta[name="csrf-token"]').content;
         const r = await fetch(`api/tasks/${taskId}/run`, {method: 'POST',

@@ -12,15 +12,20 @@ from tests.support.processes import ROOT, Process, free_port, wait_until
 SHIPPED_CONFIG = ROOT / "deploy" / "nginx" / "taskpulse.conf"
 
 
-def render_site(listen: int, upstream_ports: list[int], strip_upgrade: bool = False) -> str:
+def render_site(listen: int, upstream_ports: list[int], strip_upgrade: bool = False,
+                socketio_location: str = "/socket.io/") -> str:
     """The shipped server config with its placeholders filled in.
 
     ``strip_upgrade`` makes it a WebSocket-hostile proxy: the upgrade headers are
-    dropped, as some corporate proxies and old load balancers do.
+    dropped, as some corporate proxies and old load balancers do. ``socketio_location``
+    is the Socket.IO path (``/ops/socket.io/`` for Taskpulse embedded at ``/ops``), the one
+    edit the config's comments ask of an embedding app.
     """
     # Only the braced placeholders (the comments mention $LISTEN for envsubst).
     text = SHIPPED_CONFIG.read_text().replace("${LISTEN}", f"127.0.0.1:{listen}").replace(
         "${UPSTREAM_SERVERS}", "\n    ".join(f"server 127.0.0.1:{port};" for port in upstream_ports))
+    assert "location /socket.io/ {" in text, "the shipped config changed: update render_site"
+    text = text.replace("location /socket.io/ {", f"location {socketio_location} {{")
     if strip_upgrade:
         text = text.replace("proxy_set_header Upgrade $http_upgrade;", 'proxy_set_header Upgrade "";')
         text = text.replace("proxy_set_header Connection $connection_upgrade;", 'proxy_set_header Connection "";')
@@ -31,12 +36,13 @@ def render_site(listen: int, upstream_ports: list[int], strip_upgrade: bool = Fa
 class Nginx:
     """A private nginx master process (foreground) serving one rendered site."""
 
-    def __init__(self, workdir: Path, upstream_ports: list[int], strip_upgrade: bool = False) -> None:
+    def __init__(self, workdir: Path, upstream_ports: list[int], strip_upgrade: bool = False,
+                 socketio_location: str = "/socket.io/") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.dir = workdir / f"nginx-{self.port}"
         self.dir.mkdir(parents=True)
-        site = render_site(self.port, upstream_ports, strip_upgrade)
+        site = render_site(self.port, upstream_ports, strip_upgrade, socketio_location)
         (self.dir / "nginx.conf").write_text(f"""
 daemon off;
 worker_processes 1;
@@ -66,7 +72,9 @@ http {{
         if self.process and not self.process.alive():
             raise RuntimeError(f"nginx exited:\n{self.process.output()}\n{self.error_log()}")
         try:
-            return requests.get(f"{self.url}/healthz", timeout=1).status_code in (200, 503)
+            # Any answer but a gateway error means nginx is up and reaches the upstream
+            # (an app embedding Taskpulse has no /healthz at its root).
+            return requests.get(f"{self.url}/healthz", timeout=1).status_code not in (502, 504)
         except requests.RequestException:
             return False
 
