@@ -49,6 +49,8 @@ class Config:
         self.ADMIN_PASSWORD = env.get("ADMIN_PASSWORD") or None
         # How long a run's state change keeps retrying while the database is away.
         self.DB_RETRY_SECONDS = float(env.get("TASKPULSE_DB_RETRY_SECONDS", "60"))
+        # A queued run whose RQ job is gone from Redis this long is queued again.
+        self.REQUEUE_AFTER_SECONDS = float(env.get("TASKPULSE_REQUEUE_AFTER_SECONDS", "30"))
         self.PASSWORD_HASH_METHOD = "scrypt"
         self.LOGIN_RATE_LIMIT = env.get("TASKPULSE_LOGIN_RATE_LIMIT", "10 per minute")
         self.RATELIMIT_STORAGE_URI, self.RATELIMIT_STORAGE_OPTIONS = limiter_storage(self.REDIS_URL)

@@ -11,21 +11,29 @@ after the worker's last beat (about 26 s).
 The other deaths are caught where they happen: a killed work horse by the worker
 (``TaskpulseWorker.handle_work_horse_killed``), a killed worker whose horse survives by
 the horse itself (it watches its parent).
+
+Lost jobs: a ``queued`` run whose RQ job is gone from Redis (Redis restarted without
+persistence, or flushed) would wait forever and block its task. :func:`requeue_vanished`
+puts such a run's job on the queue again, under the same job id.
 """
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 from redis import Redis
+from rq.job import Job
 from sqlalchemy import select
 
 from . import output
-from .dispatch import redis_connection
+from .dispatch import enqueue_run, job_timeout, redis_connection
+from .errors import QueueUnavailable
 from .extensions import db
-from .models import TaskRun
+from .models import Task, TaskRun
 from .runs import update_task_status
+from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +97,36 @@ def sweep(connection: Redis | None = None) -> list[int]:
             log.warning("run %s: worker %s stopped responding; run failed", run_id, name)
             lost.append(run_id)
     return lost
+
+
+def requeue_vanished(connection: Redis | None = None) -> list[int]:
+    """Enqueue again the queued runs whose RQ job has vanished; return their ids.
+
+    Only runs queued longer than ``REQUEUE_AFTER_SECONDS`` (Run Now commits the run a
+    moment before it enqueues the job) and not held back by the overlap rule (those have
+    no job until their turn).
+    """
+    redis = connection or redis_connection()
+    grace = timedelta(seconds=current_app.config["REQUEUE_AFTER_SECONDS"])
+    rows = db.session.execute(
+        select(TaskRun.id, TaskRun.job_id, TaskRun.task_id)
+        .where(TaskRun.status == "queued", TaskRun.held.is_(False),
+               TaskRun.job_id.is_not(None), TaskRun.queued_at < utcnow() - grace)
+        .order_by(TaskRun.id)
+    ).all()
+    db.session.rollback()
+    requeued = []
+    for run_id, job_id, task_id in rows:
+        if Job.exists(job_id, connection=redis):
+            continue
+        task = db.session.get(Task, task_id)
+        name, timeout = task.name, job_timeout(task)
+        db.session.rollback()
+        log.warning("run %s: its job %s vanished from Redis while queued; queueing it again",
+                    run_id, job_id)
+        try:
+            enqueue_run(run_id, job_id, name, timeout)
+        except QueueUnavailable:
+            continue  # enqueue_run failed the run, with the reason, for every page to see
+        requeued.append(run_id)
+    return requeued

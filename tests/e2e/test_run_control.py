@@ -34,7 +34,9 @@ def rc(request, tmp_path_factory, redis_server, database_url):
     workdir = tmp_path_factory.mktemp("run-control")
     redis_server.client().flushdb()
     stack = Stack(redis_server, workdir, async_mode="eventlet", database_url=database_url,
-                  extra_env={"TASKPULSE_PYTHON_MODULES": PYTHON_MODULES})
+                  extra_env={"TASKPULSE_PYTHON_MODULES": PYTHON_MODULES,
+                             # Short, so the vanished-job test need not wait 30 s.
+                             "TASKPULSE_REQUEUE_AFTER_SECONDS": "2"})
     scheduler = Process(f"scheduler-{stack.port}", [str(VENV_BIN / "python"), "-m", "worker.scheduler"],
                         stack.env, workdir)
     try:
@@ -509,3 +511,26 @@ def test_sigkill_of_the_whole_worker_fails_the_run_within_60_s(rc, live_client_f
     rc.start_worker()
     ok = rc.create_task(unique_name + "-after", "true")
     client.wait_status(run_now(rc, ok["id"]), "success")
+
+
+def test_a_queued_run_whose_job_vanished_from_redis_is_queued_again(rc, live_client_factory, unique_name,
+                                                                     redis_server):
+    client = live_client_factory(rc.base_url)
+    rc.workers[-1].stop()  # no worker: the run stays queued
+    try:
+        task = rc.create_task(unique_name, "echo recovered")
+        run_id = run_now(rc, task["id"])
+        client.wait_status(run_id, "queued")
+        # As if Redis restarted without persistence: the job and its queue entry are gone.
+        redis = redis_server.client()
+        job_id = f"run-{run_id}"
+        assert redis.delete(f"rq:job:{job_id}") == 1
+        redis.lrem("rq:queue:taskpulse", 0, job_id)
+    finally:
+        rc.start_worker()
+    started = time.monotonic()
+    final = client.wait_status(run_id, "success", timeout=30)
+    print(f"\nvanished job -> queued again and run: {time.monotonic() - started:.1f} s")
+    assert final["job_id"] == job_id
+    assert "recovered" in rc.api("GET", f"/runs/{run_id}").json()["output"]
+    assert client.statuses(run_id) == ["queued", "running", "success"]
