@@ -11,6 +11,7 @@ from flask import current_app
 from .errors import ValidationError
 from .misfire import MISFIRE_POLICIES
 from .schedules import validate_schedule, zone
+from .timeutil import parse_iso, utcnow
 
 KINDS = ("shell", "python")
 OVERLAP_POLICIES = ("skip", "allow", "queue")
@@ -157,6 +158,13 @@ def clean_task(data: Any, existing: dict | None = None) -> dict[str, Any]:
     zone(merged["timezone"])
     out["timezone"] = merged["timezone"]
     out["schedule"] = validate_schedule(merged["schedule"])
+    changed = existing is None or existing.get("schedule") != out["schedule"]
+    if changed and out["schedule"] and out["schedule"]["type"] == "once" \
+            and parse_iso(out["schedule"]["at"]) <= utcnow():
+        # It would never fire. Only a new schedule is checked: a task whose one fire is
+        # behind it can still be edited.
+        raise ValidationError("is in the past: a once schedule must be a future instant",
+                              "schedule.at")
     if not isinstance(merged["enabled"], bool):
         raise ValidationError("must be true or false", "enabled")
     out["enabled"] = merged["enabled"]

@@ -230,3 +230,27 @@ def test_preview_endpoint_stops_at_the_end_of_time(app, client):
     assert response.get_json() == {"fires": ["9999-12-31T23:58:30Z", "9999-12-31T23:59:30Z"]}
     response = client.get("/api/schedule/preview", query_string={"interval": "60", "after": "9999-12-31T23:59:30Z"})
     assert response.status_code == 200 and response.get_json() == {"fires": []}
+
+
+def test_a_once_schedule_in_the_past_is_refused_but_a_task_whose_fire_passed_stays_editable(app, client):
+    from webapp.extensions import db
+    from webapp.models import Task
+
+    body = {"name": "one-off", "kind": "shell", "config": {"command": "true"},
+            "schedule": {"type": "once", "at": "2020-01-01T00:00:00Z"}}
+    assert error_of(client.post("/api/tasks", json=body))["field"] == "schedule.at"
+    assert client.get("/api/tasks").get_json()["tasks"] == []
+
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    task = client.post("/api/tasks", json=dict(body, schedule={"type": "once", "at": soon})).get_json()
+    with app.app_context():  # an hour later: the one fire is behind it
+        db.session.get(Task, task["id"]).schedule = {"type": "once", "at": "2020-01-01T00:00:00Z"}
+        db.session.commit()
+    edited = client.patch(f"/api/tasks/{task['id']}", json={"name": "one-off, done"})
+    assert edited.status_code == 200, edited.get_data(as_text=True)
+    unchanged = client.patch(f"/api/tasks/{task['id']}",
+                             json={"schedule": {"type": "once", "at": "2020-01-01T00:00:00Z"}})
+    assert unchanged.status_code == 200
+    moved = client.patch(f"/api/tasks/{task['id']}",
+                         json={"schedule": {"type": "once", "at": "2021-01-01T00:00:00Z"}})
+    assert error_of(moved)["field"] == "schedule.at"
