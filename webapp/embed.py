@@ -9,7 +9,7 @@
 
 The scheduler page, its API, its static files and its Socket.IO endpoint then live
 under the prefix; Taskpulse's tables (``taskpulse_*``) live in the app's database
-(``SQLALCHEMY_DATABASE_URI``) beside the host's own; its commands are under
+(``SQLALCHEMY_DATABASE_URI``) beside the host's own, or in ``database_url``; its commands are under
 ``flask taskpulse ...`` (``flask taskpulse db upgrade`` makes the tables).
 """
 from __future__ import annotations
@@ -32,7 +32,8 @@ class Taskpulse:
 
     def init_app(self, app: Flask, url_prefix: str = "/taskpulse", *,
                  current_user=None, login_url: str | None = None,
-                 logout_url: str | None = None, cli_group: str = "taskpulse") -> Mounted:
+                 logout_url: str | None = None, database_url: str | None = None,
+                 cli_group: str = "taskpulse") -> Mounted:
         """Mount Taskpulse into ``app`` under ``url_prefix``.
 
         Args:
@@ -42,6 +43,9 @@ class Taskpulse:
                 sign-in page and users under the prefix).
             login_url, logout_url: the host's sign-in page (strangers are sent there
                 with ``?next=``) and sign-out link, when ``current_user`` is given.
+            database_url: a database of Taskpulse's own; by default Taskpulse's tables
+                go in the app's database (``SQLALCHEMY_DATABASE_URI``). The worker and
+                scheduler processes need the same URL in ``DATABASE_URL``.
             cli_group: the name of the command group for Taskpulse's CLI.
 
         Settings come from ``app.config`` first, then Taskpulse's environment variables
@@ -53,6 +57,7 @@ class Taskpulse:
         if url_prefix.strip("/") == "":
             raise ValueError("an embedded Taskpulse needs a URL prefix such as '/taskpulse'")
         host_login = HostLogin(current_user, login_url, logout_url) if current_user else None
-        self.state = mount(app, url_prefix, host_login=host_login, standalone=False)
+        self.state = mount(app, url_prefix, host_login=host_login, standalone=False,
+                           database_url=database_url)
         cli.register(app, under=cli_group)
         return self.state

@@ -59,19 +59,25 @@ def config_defaults(app: Flask) -> None:
     app.config.setdefault("TASKPULSE_MAX_BODY_BYTES", defaults.MAX_CONTENT_LENGTH)
 
 
-def _init_db(app: Flask) -> None:
-    """Bind Taskpulse's Flask-SQLAlchemy instance to the app's database.
+def _init_db(app: Flask, database_url: str | None = None) -> None:
+    """Bind Taskpulse's Flask-SQLAlchemy instance to the app's database, or to
+    ``database_url`` when given.
 
     Flask-SQLAlchemy allows one registered instance per app; a host that has its own
-    keeps its slot, and Taskpulse's instance (its own models, sessions and pool, same
-    database URL) is bound beside it.
+    keeps its slot, and Taskpulse's instance (its own models, sessions and pool) is bound
+    beside it. Its engines are made here, from the URL in the config at this moment.
     """
     from .extensions import db, tune_sqlite
 
     host_instance = app.extensions.pop("sqlalchemy", None)
+    host_url = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if database_url:
+        app.config["SQLALCHEMY_DATABASE_URI"] = database_url
     try:
         db.init_app(app)
     finally:
+        if database_url:
+            app.config["SQLALCHEMY_DATABASE_URI"] = host_url
         if host_instance is not None and host_instance is not db:
             app.extensions["sqlalchemy"] = host_instance
     with app.app_context():  # builds the engine object only; no connection is opened
@@ -120,8 +126,9 @@ def _cap_request_body() -> None:
 
 
 def mount(app: Flask, url_prefix: str = "", host_login: HostLogin | None = None,
-          standalone: bool = True) -> Mounted:
-    """Wire Taskpulse into ``app`` under ``url_prefix`` ("" or "/something")."""
+          standalone: bool = True, database_url: str | None = None) -> Mounted:
+    """Wire Taskpulse into ``app`` under ``url_prefix`` ("" or "/something"), on the app's
+    database or ``database_url``."""
     from socketio import RedisManager
 
     from . import sockets
@@ -132,7 +139,7 @@ def mount(app: Flask, url_prefix: str = "", host_login: HostLogin | None = None,
     app.extensions[EXTENSION_KEY] = state
     config_defaults(app)
     app.url_map.converters.setdefault("id", IdConverter)
-    _init_db(app)
+    _init_db(app, database_url)
     limiter.init_app(app)
     socketio.init_app(
         app,
