@@ -339,6 +339,12 @@ async function start() {
     if (syncing) pending.push(ev);
     else applyEvent(ev);
   });
+  socket.on('seq_head', (notice) => {
+    // This task had an event the page has not seen (dropped while Redis was away).
+    if (Number(notice?.task_id) === taskId && !syncing && lastSeq !== null && notice.head > lastSeq) {
+      resync(socket);
+    }
+  });
   socket.on('task_changed', (change) => {
     if (!change || Number(change.task_id) !== taskId) return;
     if (change.action === 'deleted') q('task-deleted').hidden = false;

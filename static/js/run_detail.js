@@ -350,6 +350,10 @@ async function start() {
   });
   socket.on('run_output', onOutput);
   socket.on('task_update', applyEvent);
+  socket.on('seq_head', (notice) => {
+    // This task had an event the page has not seen (dropped while Redis was away).
+    if (Number(notice?.task_id) === taskId && taskSeq !== null && notice.head > taskSeq) subscribeTask();
+  });
   socket.on('task_changed', (change) => {
     if (!change || Number(change.task_id) !== taskId) return;
     if (change.action === 'deleted') q('task-deleted').hidden = false;
