@@ -107,8 +107,16 @@ def table() -> None:
     d = load("load-1000")
     if d:
         rows.append(("1,000 clients, runs finishing", f"{d['achieved_runs_per_s']} runs/s, lost {d['lost']}, "
-                     f"doubled {d['doubled']}, p50 {d['emit_to_receive_ms']['p50']} ms, "
-                     f"p99 {d['emit_to_receive_ms']['p99']} ms"))
+                     f"doubled {d['doubled']}, out of order {d.get('out_of_order', 'n/a')}, "
+                     f"p50 {d['emit_to_receive_ms']['p50']} ms, p99 {d['emit_to_receive_ms']['p99']} ms, "
+                     f"server CPU {d['server_cpu_percent']} %, {d['server_kb_per_connection']} KB/conn"))
+        for kind in ("batch", "plain"):
+            part = d.get(kind)
+            if part and part["clients"]:
+                rows.append((f"  of which {part['clients']} {kind} clients",
+                             f"lost {part['lost']}, doubled {part['doubled']}, "
+                             f"{part['messages_per_client_per_s']} messages/s each, "
+                             f"p50 {part['emit_to_receive_ms']['p50']} ms, p99 {part['emit_to_receive_ms']['p99']} ms"))
     print("| measurement | result |\n|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")

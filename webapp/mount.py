@@ -129,8 +129,6 @@ def mount(app: Flask, url_prefix: str = "", host_login: HostLogin | None = None,
           standalone: bool = True, database_url: str | None = None) -> Mounted:
     """Wire Taskpulse into ``app`` under ``url_prefix`` ("" or "/something"), on the app's
     database or ``database_url``."""
-    from socketio import RedisManager
-
     from . import sockets
     from .extensions import limiter, socketio
 
@@ -144,8 +142,9 @@ def mount(app: Flask, url_prefix: str = "", host_login: HostLogin | None = None,
     socketio.init_app(
         app,
         message_queue=app.config["REDIS_URL"],
-        # Explicit, so redis+sentinel:// URLs work too (Flask-SocketIO would pick Kombu).
-        client_manager=RedisManager(app.config["REDIS_URL"], channel="flask-socketio"),
+        # Explicit, so redis+sentinel:// URLs work too (Flask-SocketIO would pick Kombu);
+        # a RedisManager that also sends task_updates batches (webapp.fanout).
+        client_manager=sockets.client_manager(app.config["REDIS_URL"]),
         async_mode=app.config["ASYNC_MODE"],
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
         path=state.socketio_path,

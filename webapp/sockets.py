@@ -12,6 +12,7 @@ from flask_socketio import ConnectionRefusedError, join_room, leave_room, rooms
 from . import (
     audit,
     events,
+    fanout,
     head_beacon,
     output,
     panels,
@@ -85,7 +86,9 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
 
     Joins the room and acknowledges with the events missed after ``since``, so the
     client is in sync without a REST call. ``{"snapshot": true}`` also returns the
-    current task rows, which the page's Refresh uses.
+    current task rows, which the page's Refresh uses. ``{"batch": true}`` (room
+    ``tasks`` only) switches the connection to ``task_updates`` batches (see
+    :mod:`webapp.fanout`); a subscribe to ``tasks`` without it switches back.
     """
     principal = _principal()
     if principal is None or not socket_sessions.valid(request.sid):
@@ -110,11 +113,23 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
         return _subscribe_run(parsed[1], data)
     if parsed[0] == "task" and db.session.get(Task, parsed[1]) is None:
         return _refuse(f"no task with id {parsed[1]}")
+    batch = data.get("batch", False)
+    if not isinstance(batch, bool):
+        return _refuse("batch must be true or false")
+    batch = batch and parsed[0] == "tasks"
+    if batch:
+        # The batch room first: an event handled in between then reaches this
+        # connection in a batch, never both ways.
+        join_room(fanout.BATCH_ROOM)
     join_room(room)
+    if not batch and parsed[0] == "tasks" and fanout.BATCH_ROOM in rooms():
+        leave_room(fanout.BATCH_ROOM)  # the latest subscribe to 'tasks' decides
     head = events.head_seq()
     limit = current_app.config["REPLAY_LIMIT"]
     missed = events.replay(room, since, limit) if since is not None and since < head else []
     ack: dict[str, Any] = {"ok": True, "head": head, "events": missed}
+    if batch:
+        ack["batch"] = True  # absent otherwise: old acks stay as they were
     if len(missed) >= limit:
         # More were missed than one ack carries: the client subscribes again from the
         # last seq it got.
@@ -161,6 +176,13 @@ def _subscribe_audit(principal: Principal, since: int | None) -> dict[str, Any]:
         ).scalars()
         missed = [row.to_dict() for row in rows]
     return {"ok": True, "head": head, "events": missed}
+
+
+def client_manager(redis_url: str) -> fanout.CoalescingRedisManager:
+    """The Socket.IO server's client manager: the Redis message queue (channel
+    ``flask-socketio``) that also sends ``task_updates`` batches to the connections that
+    subscribed to ``tasks`` with ``"batch": true``."""
+    return fanout.CoalescingRedisManager(redis_url, channel=events.MESSAGE_QUEUE_CHANNEL)
 
 
 def register(sio=socketio) -> None:

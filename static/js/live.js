@@ -3,6 +3,10 @@
 // No REST call and no polling timer: catching up is done through the subscribe ack.
 // task_changed and scheduler_state are not in the seq stream: on every reconnect the
 // page asks for a snapshot too, which brings what it missed of them.
+// The page subscribes with batch: true, so a busy server sends task_update events in
+// task_updates batches (at most one per ~100 ms); each event of a batch goes through the
+// task_update listeners in order, so the page (and anything else listening on the
+// socket) sees one task_update stream whichever way the server sent it.
 
 import { socketPath } from './socket_path.js';
 
@@ -52,7 +56,7 @@ export function createLive(io, { headSeq, on }) {
     const snapshot = askSnapshot || needSnapshot;
     syncing = true;
     const mine = ++generation;
-    const payload = { room: 'tasks', since: lastSeq, snapshot };
+    const payload = { room: 'tasks', since: lastSeq, snapshot, batch: true };
     const sentAt = performance.now();
     const done = (err, ack) => {
       if (mine !== generation) return;
@@ -120,6 +124,16 @@ export function createLive(io, { headSeq, on }) {
     }
     apply(ev, true);
     on.synced();
+  });
+
+  // A batch: {events: [task_update payloads in seq order]}. Copy the listener list
+  // first, since a listener may add or remove listeners.
+  socket.on('task_updates', (batch) => {
+    if (!batch || !Array.isArray(batch.events)) return;
+    const listeners = [...socket.listeners('task_update')];
+    for (const ev of batch.events) {
+      for (const listener of listeners) listener(ev);
+    }
   });
 
   socket.on('connect', () => {
