@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import os
+import zlib
 
 import pytest
 
@@ -76,15 +78,16 @@ def _fresh_postgres_database(base: str, suffix: str):
     return url.set(database=name).render_as_string(hide_password=False), drop
 
 
-@pytest.fixture(scope="session")
-def database_url():
+@pytest.fixture(scope="module")
+def database_url(request):
     """None (each stack gets its own SQLite file), or, when TASKPULSE_TEST_DATABASE_URL
-    names a PostgreSQL database, a fresh database beside it for this session."""
+    names a PostgreSQL database, a fresh database beside it for this test module (as
+    on SQLite, modules do not see each other's tasks and users)."""
     base = os.environ.get("TASKPULSE_TEST_DATABASE_URL")
     if not base:
         yield None
         return
-    url, drop = _fresh_postgres_database(base, "suite")
+    url, drop = _fresh_postgres_database(base, f"m{zlib.crc32(request.module.__name__.encode())}")
     yield url
     drop()
 
@@ -103,10 +106,21 @@ def postgres_url():
     drop()
 
 
+_STACKS = itertools.count()
+
+
 def _start_stack(tmp_path_factory, redis_server, database_url, async_mode: str) -> Stack:
+    """A started Stack with a database of its own: a SQLite file, or a fresh PostgreSQL
+    database beside ``database_url`` (a module's stacks in each async mode create the
+    same task names); ``stack.stop()`` drops it."""
     workdir = tmp_path_factory.mktemp(f"stack-{async_mode}")
     redis_server.client().flushdb()
+    drop = None
+    if database_url:
+        database_url, drop = _fresh_postgres_database(database_url, f"s{next(_STACKS)}")
     stack = Stack(redis_server, workdir, async_mode=async_mode, database_url=database_url)
+    if drop is not None:
+        stack.cleanups.append(drop)
     try:
         stack.start()
     except Exception:

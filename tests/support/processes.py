@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 import redis
 import redis.sentinel
@@ -281,6 +281,8 @@ class Stack:
         self.env.update(extra_env or {})
         self.web: Process | None = None
         self.workers: list[Process] = []
+        # Run after the processes stop (e.g. dropping the stack's own database).
+        self.cleanups: list[Callable[[], None]] = []
 
     def flask(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run ``flask --app wsgi ARGS`` against this stack's database and Redis."""
@@ -339,6 +341,8 @@ class Stack:
             worker.stop()
         if self.web:
             self.web.stop()
+        while self.cleanups:
+            self.cleanups.pop()()
 
     def logs(self) -> str:
         parts = [p for p in [self.web, *self.workers] if p]
