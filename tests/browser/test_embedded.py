@@ -37,11 +37,13 @@ def proxies(host, tmp_path_factory):
     comment says), and the same config with the WebSocket upgrade headers stripped."""
     workdir = tmp_path_factory.mktemp("host-nginx")
     location = f"{PREFIX}/socket.io/"
-    friendly = Nginx(workdir, [host.port], socketio_location=location).start()
-    hostile = Nginx(workdir, [host.port], strip_upgrade=True, socketio_location=location).start()
-    yield {"friendly": friendly, "hostile": hostile}
-    friendly.stop()
-    hostile.stop()
+    friendly = Nginx(workdir, [host.port], socketio_location=location)
+    hostile = Nginx(workdir, [host.port], strip_upgrade=True, socketio_location=location)
+    try:
+        yield {"friendly": friendly.start(), "hostile": hostile.start()}
+    finally:  # also when one of them failed to start
+        friendly.stop()
+        hostile.stop()
 
 
 def host_sign_in(page: Page, root: str, account: tuple[str, str]) -> SchedulerPage:
