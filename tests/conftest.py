@@ -121,13 +121,17 @@ def _start_stack(tmp_path_factory, redis_server, database_url, async_mode: str) 
     stack = Stack(redis_server, workdir, async_mode=async_mode, database_url=database_url)
     if drop is not None:
         stack.cleanups.append(drop)
+    return start_or_report(stack)
+
+
+def start_or_report(stack: Stack) -> Stack:
+    """Start ``stack``; if it cannot start, print its processes' logs and stop them."""
     try:
-        stack.start()
+        return stack.start()
     except Exception:
         print(stack.logs())
         stack.stop()
         raise
-    return stack
 
 
 @pytest.fixture(scope="module", params=["eventlet", "threading", "gevent"])

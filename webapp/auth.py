@@ -23,6 +23,7 @@ from .errors import ApiError
 from .extensions import db, limiter
 from .host_login import host_user
 from .models import ApiToken, User
+from .mount import mounted
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +167,6 @@ def credentials_from_header(header: str | None) -> Principal | None:
 def browser_principal() -> Principal | None:
     """The user the browser is signed in as: through the host app's login when
     Taskpulse is embedded with one, else through Taskpulse's session cookie."""
-    from .mount import mounted
-
     login = mounted().host_login
     if login is not None:
         return _principal(host_user(login), "host")
@@ -176,8 +175,6 @@ def browser_principal() -> Principal | None:
 
 def login_url(next_path: str) -> str:
     """Where a page sends someone who is not signed in (then back to ``next_path``)."""
-    from .mount import mounted
-
     login = mounted().host_login
     if login is None:
         return url_for("taskpulse.auth_pages.login", next=next_path)

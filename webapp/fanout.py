@@ -131,10 +131,10 @@ class CoalescingRedisManager(socketio.RedisManager):
                     and self._coalescable(data, target, skip_sid)):
                 self._fan_out(data, target)
                 return
-            # A task room's own notice ({"head", "task_id"}) goes out as it is: only
-            # room tasks' events are coalesced.
+            # Only notices to room tasks wait: only its events are coalesced (a task
+            # room's own notice goes out as it is).
             if (event == SEQ_HEAD and callback is None and not skip_sid
-                    and not (isinstance(data, dict) and "task_id" in data)
+                    and _room_list(target) == [ALL_TASKS_ROOM]
                     and (namespace or NAMESPACE) == NAMESPACE and self._hold_head(data, target)):
                 return
             if (namespace or NAMESPACE) == NAMESPACE and _reaches_tasks(target):

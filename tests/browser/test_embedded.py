@@ -12,6 +12,7 @@ import requests
 from playwright.sync_api import Page, expect
 
 from tests.browser.scheduler_page import SchedulerPage, run_via_api
+from tests.conftest import start_or_report
 from tests.support.host_app import ALICE, BOB, PREFIX, HostAppStack
 from tests.support.nginx import Nginx
 
@@ -20,13 +21,7 @@ from tests.support.nginx import Nginx
 def host(tmp_path_factory, redis_server, database_url):
     """The host app and a worker, on the suite's database (SQLite or PostgreSQL)."""
     redis_server.client().flushdb()
-    stack = HostAppStack(redis_server, tmp_path_factory.mktemp("host-app"), database_url)
-    try:
-        stack.start()
-    except Exception:
-        print(stack.logs())
-        stack.stop()
-        raise
+    stack = start_or_report(HostAppStack(redis_server, tmp_path_factory.mktemp("host-app"), database_url))
     yield stack
     stack.stop()
 

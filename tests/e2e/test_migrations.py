@@ -50,6 +50,17 @@ def table_names(url: str) -> set[str]:
         engine.dispose()
 
 
+def row_counts(url: str, prefix: str = "") -> dict[str, int]:
+    """Rows per first-release table, read under its name with ``prefix``."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {name: conn.execute(sa.text(f"SELECT count(*) FROM {prefix}{name}")).scalar()
+                    for name in OLD_TABLES}
+    finally:
+        engine.dispose()
+
+
 def make_first_release_database(url: str) -> dict[str, int]:
     """The first release's schema with a user's data in it; returns the rows per table.
 
@@ -75,7 +86,7 @@ def make_first_release_database(url: str) -> dict[str, int]:
             label="ci", created_at=now))
         task_id = conn.execute(t["tasks"].insert().values(
             name="Nightly scan", kind="shell", config={"command": "echo scanned"},
-            description="kept across upgrades", schedule={"type": "cron", "cron": "0 3 * * *"},
+            description="kept across upgrades", schedule={"type": "cron", "expr": "0 3 * * *"},
             timezone="Europe/London", enabled=True, timeout=60, retries=None, overlap="skip",
             misfire="run_once", last_run_at=now, last_status="success", created_at=now,
             updated_at=now)).inserted_primary_key[0]
@@ -93,11 +104,9 @@ def make_first_release_database(url: str) -> dict[str, int]:
         conn.execute(t["audit_log"].insert().values(
             at=now, username="olduser", action="task.create", target_type="task",
             target_id=task_id, target_name="Nightly scan", changes={"name": [None, "Nightly scan"]}))
-        counts = {name: conn.execute(sa.select(sa.func.count()).select_from(t[name])).scalar()
-                  for name in OLD_TABLES}
     engine.dispose()
     assert table_names(url) == OLD_TABLES
-    return counts
+    return row_counts(url)
 
 
 def test_upgrade_of_an_empty_database_makes_the_newest_schema_and_the_admin(empty_database):
@@ -122,12 +131,7 @@ def test_upgrade_keeps_every_row_of_a_first_release_database(empty_database):
     result = flask_cli(url, "db", "upgrade")
     assert "revision 0002 (was 0001)" in result.stdout, result.stdout + result.stderr
     assert table_names(url) == NEW_TABLES | {"taskpulse_alembic_version"}
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        after = {name: conn.execute(sa.text(f"SELECT count(*) FROM taskpulse_{name}")).scalar()
-                 for name in OLD_TABLES}
-    engine.dispose()
-    assert after == before
+    assert row_counts(url, "taskpulse_") == before
 
     # The data is usable, not just present: the old user and token sign in, the task, its
     # run and output, the event log and the audit log read back through the app.
@@ -188,9 +192,4 @@ def test_downgrade_returns_to_the_first_release_schema_with_the_data(empty_datab
     flask_cli(url, "db", "upgrade")
     flask_cli(url, "db", "downgrade", "0001")
     assert table_names(url) == OLD_TABLES | {"taskpulse_alembic_version"}
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        after = {name: conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar()
-                 for name in OLD_TABLES}
-    engine.dispose()
-    assert after == before
+    assert row_counts(url) == before
