@@ -188,11 +188,11 @@ def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    if on_spawn is not None:
-        on_spawn(proc.pid)
     output = _Output(tail_bytes, stream)
     deadline = started + timeout
     try:
+        if on_spawn is not None:
+            on_spawn(proc.pid)
         finished = _pump(proc, output, deadline)
         if finished:
             try:
@@ -209,6 +209,15 @@ def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int
             except subprocess.TimeoutExpired:
                 proc.kill()
             raise JobFailed(f"timed out after {timeout} s", output=output.text(), lines=output.last_line)
+    except JobFailed:
+        raise  # the timeout path above has ended the group already
+    except BaseException:
+        # Anything else (a bug in a stream, RQ's timeout backstop, the horse told to stop):
+        # the command leads its own session, so nothing else would ever end it.
+        log.warning("run %s: the job broke while its command ran; ending process group %s",
+                    run_id, proc.pid, exc_info=True)
+        _kill_group(proc)
+        raise
     finally:
         for pipe in (proc.stdout, proc.stderr):
             pipe.close()

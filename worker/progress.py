@@ -11,7 +11,9 @@ Python jobs call :func:`report_progress`::
 
 Shell jobs print a line on stdout: ``::progress 40 scanning host 3/7`` (a percentage,
 optionally followed by ``%`` and a message). Such lines are progress, not output: they
-are left out of the run's output, live and stored.
+are left out of the run's output, live and stored. The percentage has at most three
+digits before the point and six after (above 100 counts as 100); any other line, such as
+``::progress 99999999999999999999``, is ordinary output, never an error.
 
 Either way the value reaches every page as a ``task_update`` with ``progress`` and
 ``progress_message``, throttled (see :mod:`worker.stream`).
@@ -29,7 +31,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 200
-_PROGRESS_LINE = re.compile(r"^::progress[ \t]+([0-9]+(?:\.[0-9]+)?)%?(?:[ \t]+(.*?))?[ \t]*$")
+# Bounded digits: a number too long to be a percentage is output, not progress (an
+# unbounded one made float() overflow to inf and the job fail mid-command). The message
+# is greedy to the end (no lazy group before a trailing-space run: no backtracking).
+_PROGRESS_LINE = re.compile(r"^::progress[ \t]+([0-9]{1,3}(?:\.[0-9]{1,6})?)%?(?:[ \t]+(.*))?$")
 
 _current: RunStream | None = None
 
@@ -56,11 +61,15 @@ def clean(percent: float, message: str | None) -> tuple[int, str | None]:
 
 
 def parse_progress_line(line: str) -> tuple[int, str | None] | None:
-    """``(percent, message)`` for a ``::progress N [message]`` line, else None."""
+    """``(percent, message)`` for a ``::progress N [message]`` line, else None (the line
+    is then ordinary output). Never raises, whatever the command printed."""
     match = _PROGRESS_LINE.match(line)
     if match is None:
         return None
-    return clean(float(match.group(1)), match.group(2))
+    try:
+        return clean(float(match.group(1)), match.group(2))
+    except (ValueError, OverflowError):  # cannot happen with the bounded pattern; stays output
+        return None
 
 
 def report_progress(percent: float, message: str | None = None) -> None:
