@@ -29,13 +29,28 @@ from .models import AuditEntry, Task, TaskRun
 log = logging.getLogger(__name__)
 
 
+def sent_by_client() -> bool:
+    """True when the ``connect`` or ``disconnect`` handler was reached by an ordinary
+    event a client emitted under that name: python-socketio hands such events to the same
+    handlers. A real connect or disconnect runs while the server holds the connection as
+    pending (set up or torn down); a client's own events arrive only once it is fully
+    connected."""
+    if socket_sessions.is_fully_connected(socketio.server, request.sid):
+        log.warning("socket %s: ignored a client-sent %r event", request.sid, request.event["message"])
+        return True
+    return False
+
+
 def handle_connect(auth: Any = None) -> None:
     """A client opens a connection: it must prove who it is, with the page's session
     cookie, an ``Authorization`` header (Bearer or Basic), or ``auth={"token": ...}``.
+    A client-sent event named ``connect`` is ignored.
 
     Raises:
         ConnectionRefusedError: no or bad credentials (the client sees the reason).
     """
+    if sent_by_client():
+        return
     try:
         principal = None
         if isinstance(auth, dict) and isinstance(auth.get("token"), str):
@@ -59,7 +74,10 @@ def handle_connect(auth: Any = None) -> None:
 
 
 def handle_disconnect(*_: Any) -> None:
-    """The connection closed: forget its credentials."""
+    """The connection closed: forget its credentials. A client-sent event named
+    ``disconnect`` is ignored (it would otherwise hide the socket from the sweep)."""
+    if sent_by_client():
+        return
     socket_sessions.forget(request.sid)
 
 

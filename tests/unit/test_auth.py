@@ -1083,14 +1083,46 @@ def test_admin_receives_audit_entries_live_and_others_do_not(app, sockets, clien
 
 
 def test_an_open_socket_stops_hearing_updates_once_its_token_is_revoked(app, sockets):
+    from webapp import socket_sessions
     from webapp.extensions import socketio
 
     token = issue_token(app, VIEWER[0])
     client = sockets(auth={"token": token})
+    assert client.is_connected()
     assert subscribe(client, {"room": "tasks", "since": None})["ok"] is True
     revoke_tokens(app, VIEWER[0])
-    if client.is_connected():
-        ack = subscribe(client, {"room": "tasks", "since": None})
-        socketio.emit("task_update", {"seq": 1}, to="tasks")
-        heard = received(client, "task_update") if client.is_connected() else []
-        assert ack["ok"] is False and heard == []
+    # Before the sweep closes it, the connection is refused everything and hears nothing.
+    ack = subscribe(client, {"room": "tasks", "since": None})
+    assert ack["ok"] is False and "revoked" in ack["error"]
+    client.get_received()
+    socketio.emit("task_update", {"seq": 1}, to="tasks")
+    assert received(client, "task_update") == []
+    socket_sessions.sweep(app)
+    assert not client.is_connected()
+
+
+@pytest.mark.parametrize("event", ["disconnect", "connect"])
+def test_a_client_sent_connect_or_disconnect_event_keeps_the_socket_in_the_sweep(app, sockets, event):
+    from webapp import socket_sessions
+
+    token = issue_token(app, VIEWER[0])
+    client = sockets(auth={"token": token})
+    other = sockets(headers={"Authorization": basic_auth(*ADMIN)})
+    client.emit(event, {"token": "nonsense"}, "x")
+    assert client.is_connected()
+    assert subscribe(client, {"room": "tasks", "since": None})["ok"] is True  # still itself
+    assert socket_sessions.sweep(app) == 0
+    revoke_tokens(app, VIEWER[0])
+    assert socket_sessions.sweep(app) == 1
+    assert not client.is_connected() and other.is_connected()
+
+
+def test_the_sweep_closes_a_held_connection_with_no_credentials_on_record(app, sockets):
+    from webapp import socket_sessions
+    from webapp.extensions import socketio
+
+    client = sockets(headers={"Authorization": basic_auth(*ADMIN)})
+    sid = next(iter(socket_sessions.held_connections(socketio.server)[1]))
+    socket_sessions.forget(sid, app)
+    assert socket_sessions.sweep(app) == 1
+    assert not client.is_connected()
