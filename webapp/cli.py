@@ -123,6 +123,8 @@ def tasks_run(task: str) -> None:
     except ApiError as exc:
         _fail(exc)
     audit.log_run(_cli_actor(), "run", found.id, result["run_id"])
+    if result["status"] == "failed":  # refused by a switch: the run exists, ended failed
+        raise click.ClickException(f"run {result['run_id']} failed: {result['error']}")
     click.echo(f"queued run {result['run_id']} as job {result['job_id']}")
 
 

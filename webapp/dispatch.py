@@ -19,6 +19,7 @@ from .errors import Conflict, NotFound, QueueUnavailable
 from .extensions import db
 from .models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskRun
 from .runs import open_run, update_task_status
+from .task_input import run_refusal
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,10 @@ def active_run(task: Task) -> TaskRun | None:
 def dispatch(task_id: int, trigger: str = "manual") -> dict[str, Any]:
     """Queue a run of a task: run row + event row committed, published, then enqueued.
 
-    Returns ``{"run_id", "job_id", "status": "queued"}``.
+    Returns ``{"run_id", "job_id", "status": "queued"}``; ``{..., "status": "failed",
+    "error"}`` when a switch refuses the task's kind now (the run exists and ended
+    ``failed`` with that error, as every page sees live: design.md, "a shell run ends
+    failed").
 
     Raises:
         NotFound: no such task.
@@ -83,7 +87,9 @@ def dispatch(task_id: int, trigger: str = "manual") -> dict[str, Any]:
     timeout, name = job_timeout(task), task.name
     db.session.commit()
     events.publish(payload)
-    enqueue_run(run_id, job_id, name, timeout)
+    refusal = enqueue_run(run_id, job_id, name, timeout)
+    if refusal is not None:
+        return {"run_id": run_id, "job_id": job_id, "status": "failed", "error": refusal}
     log.info("run %s: queued as %s (%s)", run_id, job_id, trigger)
     return {"run_id": run_id, "job_id": job_id, "status": "queued"}
 
@@ -95,12 +101,21 @@ def job_timeout(task: Task) -> int:
     return task.timeout + (TIMEOUT_GRACE if task.kind == "shell" else 0)
 
 
-def enqueue_run(run_id: int, job_id: str, task_name: str, timeout: int) -> None:
-    """Put the RQ job of a committed, queued run on the queue (Run Now and the scheduler).
+def enqueue_run(run_id: int, job_id: str, task_name: str, timeout: int) -> str | None:
+    """Put the RQ job of a committed, queued run on the queue (Run Now, the scheduler,
+    released and re-queued runs), unless this process's switches refuse the task's kind
+    now: the run then ends ``failed`` with the reason, which is returned (else None).
 
     Raises:
         QueueUnavailable: Redis refused the job (the run is then marked failed).
     """
+    run = db.session.get(TaskRun, run_id)
+    refusal = run_refusal(run.task.kind, run.task.config) if run is not None else None
+    if refusal is not None:
+        db.session.rollback()
+        log.warning("run %s: not queued: %s", run_id, refusal)
+        update_task_status(run_id, "failed", error=refusal)
+        return refusal
     retry = retry_for(run_id)
     try:
         queue().enqueue(
@@ -118,6 +133,7 @@ def enqueue_run(run_id: int, job_id: str, task_name: str, timeout: int) -> None:
         log.warning("run %s: enqueue failed: %s", run_id, exc)
         update_task_status(run_id, "failed", error=f"could not queue the job: {exc}")
         raise QueueUnavailable("the job queue (Redis) is unavailable; try again") from exc
+    return None
 
 
 def retry_for(run_id: int) -> Retry | None:

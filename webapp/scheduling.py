@@ -61,7 +61,8 @@ def fire_task(task_id: int, now: datetime, settings: FireSettings | None = None,
 
     A disabled task, or any task while ``paused``, only advances. Returns what happened:
     ``queued``, ``held``, ``skipped``, ``advanced`` (nothing ran), ``not_due`` or
-    ``raced`` (another scheduler got there first), ``queue_unavailable``.
+    ``raced`` (another scheduler got there first), ``queue_unavailable``, ``refused`` (a
+    switch refuses the task's kind now: the run ended failed).
     """
     # Row lock on PostgreSQL: serialises with Run Now's check of the active run.
     task = db.session.get(Task, task_id, with_for_update=True)
@@ -139,7 +140,8 @@ def _fire(task: Task, fire_at: datetime) -> str:
                  iso(fire_at), active[-1].id)
         return "held"
     try:
-        enqueue_run(run_id, job_id, name, timeout)
+        if enqueue_run(run_id, job_id, name, timeout) is not None:
+            return "refused"  # a switch is off: the run ended failed, and says why
     except QueueUnavailable:  # the run is already marked failed, and says why
         return "queue_unavailable"
     log.info("run %s: queued as %s for task %s fire at %s", run_id, job_id, task_id, iso(fire_at))

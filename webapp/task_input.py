@@ -1,6 +1,8 @@
 """Validation of task fields as the JSON API and the CLI receive them."""
 from __future__ import annotations
 
+import ast
+import importlib.util
 import math
 import re
 import unicodedata
@@ -77,17 +79,48 @@ def _shell_config(config: dict) -> dict:
     return {"command": command}
 
 
+def callable_problem(target: Any, allowed: list[str]) -> str | None:
+    """Why a python task's ``callable`` may not run, or None: it must be
+    ``module:function`` in an allowed module, and the name public (no leading underscore,
+    which refuses ``__dir__``, ``__class__`` and the like). Cheap: no import. The worker
+    checks, when it imports the module, that the name is a function defined there."""
+    if not isinstance(target, str) or not _CALLABLE.match(target):
+        return "must look like 'module:function'"
+    module, name = target.split(":", 1)
+    if module not in allowed:
+        return f"module {module!r} is not allowed (allowed: {', '.join(allowed) or 'none'})"
+    if name.startswith("_"):
+        return f"{name!r} is not a public function (names starting with '_' are refused)"
+    return None
+
+
+def _defined_functions(module: str) -> set[str] | None:
+    """Names of the functions a module's source defines at its top level (``def``), read
+    without importing it into the web process; None when its source cannot be read.
+    A name the module only imports (``from subprocess import run``) is not among them."""
+    try:
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            return None
+        with open(spec.origin, "rb") as source:
+            tree = ast.parse(source.read(), spec.origin)
+    except (ImportError, ValueError, OSError, SyntaxError):
+        return None
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
 def _python_config(config: dict) -> dict:
     target = config.get("callable")
-    if not isinstance(target, str) or not _CALLABLE.match(target):
-        raise ValidationError("must look like 'module:function'", "config.callable")
-    module = target.split(":", 1)[0]
-    allowed = current_app.config["PYTHON_ALLOWED_MODULES"]
-    if module not in allowed:
-        raise ValidationError(
-            f"module {module!r} is not allowed (allowed: {', '.join(allowed) or 'none'})",
-            "config.callable",
-        )
+    problem = callable_problem(target, current_app.config["PYTHON_ALLOWED_MODULES"])
+    if problem is not None:
+        raise ValidationError(problem, "config.callable")
+    module, name = target.split(":", 1)
+    defined = _defined_functions(module)
+    if defined is None:
+        raise ValidationError(f"module {module!r} cannot be found or read", "config.callable")
+    if name not in defined:
+        raise ValidationError(f"{name!r} is not a function defined in module {module!r}",
+                              "config.callable")
     kwargs = config.get("kwargs", {})
     if kwargs is None:
         kwargs = {}
@@ -100,6 +133,23 @@ CONFIG_VALIDATORS: dict[str, Callable[[dict], dict]] = {
     "shell": _shell_config,
     "python": _python_config,
 }
+
+
+SHELL_SWITCHED_OFF = "shell tasks are switched off"
+
+
+def run_refusal(kind: str, config: Any) -> str | None:
+    """Why a run of a task with this ``kind`` and ``config`` may not start under this
+    process's settings, or None. Checked when a run is dispatched and again when its job
+    starts in a worker (whose settings may differ): switches hold at run time, not only
+    when a task is saved. The reason becomes the run's error."""
+    if kind == "shell":
+        return None if current_app.config["SHELL_ENABLED"] else SHELL_SWITCHED_OFF
+    if kind == "python":
+        target = config.get("callable") if isinstance(config, dict) else None
+        problem = callable_problem(target, current_app.config["PYTHON_ALLOWED_MODULES"])
+        return None if problem is None else f"python callable {target!r}: {problem}"
+    return f"unknown job kind {kind!r}"
 
 
 def _int(value: Any, field: str, low: int, high: int) -> int:
@@ -143,12 +193,18 @@ def clean_task(data: Any, existing: dict | None = None) -> dict[str, Any]:
             raise ValidationError("is required", required)
 
     out: dict[str, Any] = {"name": _name(merged["name"])}
-    if merged["kind"] not in KINDS:
-        raise ValidationError(f"must be one of {', '.join(KINDS)}", "kind")
-    out["kind"] = merged["kind"]
-    if not isinstance(merged["config"], dict):
-        raise ValidationError("must be an object", "config")
-    out["config"] = CONFIG_VALIDATORS[out["kind"]](merged["config"])
+    if existing is not None and "kind" not in data and "config" not in data:
+        # Kept as stored: a change that leaves them alone (enabling or disabling above
+        # all) is accepted whatever they are, even if a switch now refuses them; the
+        # run-time check (run_refusal) is what keeps such a task from running.
+        out["kind"], out["config"] = merged["kind"], merged["config"]
+    else:
+        if merged["kind"] not in KINDS:
+            raise ValidationError(f"must be one of {', '.join(KINDS)}", "kind")
+        out["kind"] = merged["kind"]
+        if not isinstance(merged["config"], dict):
+            raise ValidationError("must be an object", "config")
+        out["config"] = CONFIG_VALIDATORS[out["kind"]](merged["config"])
     description = merged["description"]
     if description is None:
         description = ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import importlib
+import inspect
 import logging
 import os
 import select
@@ -33,7 +34,7 @@ KILL_GRACE_SECONDS = procs.KILL_GRACE_SECONDS
 DRAIN_SECONDS = 1.0  # after a timeout kill, how long to read what the command left
 READ_CHUNK = 65536
 
-__all__ = ["KINDS", "JobFailed", "Outcome", "run_python", "run_shell", "tail"]
+__all__ = ["KINDS", "JobFailed", "JobRefused", "Outcome", "run_python", "run_shell", "tail"]
 
 
 @dataclass
@@ -55,6 +56,11 @@ class JobFailed(Exception):
         self.output = output
         self.exit_code = exit_code
         self.lines = lines
+
+
+class JobRefused(JobFailed):
+    """The job may not run at all under this worker's settings (a switch is off, the
+    callable is not allowed): the run fails at once, without retries."""
 
 
 def _last_lines(text: str, count: int = TAIL_LINES_IN_ERROR) -> str:
@@ -238,16 +244,42 @@ def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int
 def run_python(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int,
                stream: RunStream | None = None,
                on_spawn: Callable[[int], None] | None = None) -> Outcome:
-    """Call ``module:function(**kwargs)``; the module was allow-listed when the task was saved.
+    """Call ``module:function(**kwargs)``: the module's allow-listing is checked before the
+    job gets here (:func:`webapp.task_input.run_refusal`), the function by
+    :func:`resolve_callable`.
 
     RQ's job timeout bounds the call. The return value, as text, is the run's output. The
     function may call :func:`worker.progress.report_progress`.
+
+    Raises:
+        JobRefused: the callable is not a public function defined in its module.
     """
-    module_name, func_name = config["callable"].split(":", 1)
+    func = resolve_callable(config["callable"])
     log.info("run %s: calling %s", run_id, config["callable"])
-    func: Callable[..., Any] = getattr(importlib.import_module(module_name), func_name)
     result = func(**(config.get("kwargs") or {}))
     return Outcome(exit_code=None, output=tail("" if result is None else str(result), tail_bytes))
+
+
+def resolve_callable(target: str) -> Callable[..., Any]:
+    """The function ``module:name`` names, if it is a public plain function defined in
+    that module itself: not a dunder (``__dir__``, ``__class__``), not a class or builtin,
+    not a name the module only imported (``from subprocess import run``).
+
+    Raises:
+        JobRefused: naming why it is refused.
+    """
+    module_name, _, name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # the module itself is broken or gone: the run says so
+        raise JobRefused(f"python callable {target!r}: cannot import {module_name!r} ({exc})") from exc
+    func = vars(module).get(name)  # its own namespace: no module-type attributes
+    if (not name or name.startswith("_") or not inspect.isfunction(func)
+            or func.__module__ != module_name
+            or inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)):
+        raise JobRefused(f"python callable {target!r}: not a public function defined in "
+                        f"module {module_name!r}")
+    return func
 
 
 KINDS: dict[str, Callable[..., Outcome]] = {

@@ -12,13 +12,13 @@ import signal
 import threading
 import time
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
-from rq.job import Job
+from rq.job import Job, get_current_job
 from rq.serializers import JSONSerializer
 
 from webapp import events, lost_runs
@@ -27,6 +27,7 @@ from webapp.dispatch import redis_connection
 from webapp.extensions import db
 from webapp.models import TaskRun
 from webapp.runs import UnknownRun, run_id_from_job_id, update_task_status
+from webapp.task_input import run_refusal
 
 from . import kinds, procs, progress
 from .callbacks import next_attempt
@@ -242,11 +243,24 @@ def _on_spawn(connection: Redis, run_id: int, pgid: int) -> None:
         log.warning("run %s: could not record process group %s", run_id, pgid)
 
 
+def _refuse(run_id: int, refusal: kinds.JobRefused) -> NoReturn:
+    """Fail this job at once, and for good: a refusal is a setting, not a flaky failure,
+    so RQ is told not to retry it; the failure callback records the reason."""
+    log.warning("run %s: refused: %s", run_id, refusal)
+    job = get_current_job()
+    if job is not None:
+        job.retries_left = 0
+    raise refusal
+
+
 def execute_run(run_id: int) -> dict[str, Any]:
     """The RQ job: run the task's kind and return ``{"exit_code", "output", "output_lines"}``.
 
     A run that is not ``running`` when its job starts (canceled while queued) does
     nothing. Output lines and progress stream out while the kind runs.
+
+    The task's kind must be allowed by this worker's settings (:func:`run_refusal`),
+    else the run fails at once with the reason, without retries.
 
     Raises:
         kinds.JobFailed: the job failed; the failure callback records it.
@@ -261,11 +275,13 @@ def execute_run(run_id: int) -> dict[str, Any]:
         kind, config, timeout = run.task.kind, dict(run.task.config), run.task.timeout
         task_id, attempt, max_attempts = run.task_id, run.attempt, run.max_attempts
         tail_bytes = flask_app.config["OUTPUT_TAIL_BYTES"]
+        # This worker's own switches, which may differ from the web's that dispatched it.
+        refusal = run_refusal(kind, config)
         redis = redis_connection()
         first_line = live_output.last_line_number(run_id, redis) if attempt > 1 else 0
     executor = kinds.KINDS.get(kind)
-    if executor is None:
-        raise kinds.JobFailed(f"unknown job kind {kind!r}")
+    if refusal is not None or executor is None:
+        _refuse(run_id, kinds.JobRefused(refusal or f"unknown job kind {kind!r}"))
     stream = RunStream(partial(_send_progress, run_id), partial(_send_lines, run_id, task_id),
                        first_line=first_line)
     if attempt > 1:
@@ -274,6 +290,9 @@ def execute_run(run_id: int) -> dict[str, Any]:
     try:
         outcome = executor(config, timeout, run_id, tail_bytes, stream=stream,
                            on_spawn=partial(_on_spawn, redis, run_id))
+    except kinds.JobRefused as exc:
+        exc.lines = stream.line_count or None
+        _refuse(run_id, exc)
     except kinds.JobFailed as exc:
         exc.lines = stream.line_count or None
         raise

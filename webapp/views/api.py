@@ -116,7 +116,9 @@ def delete_task(task_id: int):
 @bp.post("/tasks/<id:task_id>/run")
 @requires("operator")
 def run_task(task_id: int):
-    """Run Now: 202 with ``{"run_id", "job_id", "status": "queued"}``."""
+    """Run Now: 202 with ``{"run_id", "job_id", "status": "queued"}``, or ``"status":
+    "failed"`` with ``"error"`` when a switch refuses the task's kind (the run ended
+    failed, seen live as a task_update)."""
     result = dispatch.dispatch(task_id, "manual")
     audit.log_run(_actor(), "run", task_id, result["run_id"])
     return jsonify(result), 202
