@@ -20,6 +20,7 @@ from . import (
     snapshot,
     socket_sessions,
     stats,
+    subscribe_limits,
 )
 from .auth import Principal, browser_principal, credentials_from_header, proof_of
 from .errors import ApiError
@@ -115,6 +116,9 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
             if room != request.sid:
                 leave_room(room)
         return _refuse("not signed in (credentials revoked or expired)")
+    limited = subscribe_limits.rate_limited(session)
+    if limited:
+        return _refuse(limited)
     if not isinstance(data, dict) or extra:
         return _refuse("payload must be one object: {room, since}")
     room = data.get("room")
@@ -148,10 +152,6 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
     ack: dict[str, Any] = {"ok": True, "head": head, "events": missed}
     if batch:
         ack["batch"] = True  # absent otherwise: old acks stay as they were
-    if len(missed) >= limit:
-        # More were missed than one ack carries: the client subscribes again from the
-        # last seq it got.
-        ack["truncated"] = True
     if data.get("snapshot") is True:
         ack["tasks"] = snapshot.task_rows(parsed[1])
         ack["scheduler"] = scheduler_state.scheduler_status()
@@ -159,6 +159,10 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
             ack["panels"] = panels.panels()
         else:
             ack["stats"] = stats.task_stats(parsed[1])
+    if subscribe_limits.fit_items(ack, "events") or len(missed) >= limit:
+        # More were missed than one ack carries: the client subscribes again from the
+        # last seq it got.
+        ack["truncated"] = True
     return ack
 
 
@@ -177,8 +181,11 @@ def _subscribe_run(run_id: int, data: dict[str, Any]) -> dict[str, Any]:
     if run is None:
         return _refuse(f"no run with id {run_id}")
     join_room(events.run_room(run_id))
-    return {"ok": True, "head": events.head_seq(), "events": [], "run": run.to_dict(),
-            "output": output.catch_up(run, after)}
+    ack = {"ok": True, "head": events.head_seq(), "events": [], "run": run.to_dict(),
+           "output": output.catch_up(run, after)}
+    if subscribe_limits.fit_items(ack, "lines", keep="newest", holder=ack["output"]):
+        ack["output"]["truncated"] = True  # older lines exist: the page says so
+    return ack
 
 
 def _subscribe_audit(principal: Principal, since: int | None) -> dict[str, Any]:
@@ -188,12 +195,16 @@ def _subscribe_audit(principal: Principal, since: int | None) -> dict[str, Any]:
     join_room(audit.AUDIT_ROOM)
     head = db.session.execute(db.select(db.func.max(AuditEntry.id))).scalar() or 0
     missed = []
+    limit = current_app.config["REPLAY_LIMIT"]
     if since is not None and since < head:
         rows = db.session.execute(
-            db.select(AuditEntry).where(AuditEntry.id > since).order_by(AuditEntry.id).limit(1000)
+            db.select(AuditEntry).where(AuditEntry.id > since).order_by(AuditEntry.id).limit(limit)
         ).scalars()
         missed = [row.to_dict() for row in rows]
-    return {"ok": True, "head": head, "events": missed}
+    ack = {"ok": True, "head": head, "events": missed}
+    if subscribe_limits.fit_items(ack, "events") or len(missed) >= limit:
+        ack["truncated"] = True  # the page asks again from the last entry id it got
+    return ack
 
 
 def client_manager(redis_url: str) -> fanout.CoalescingRedisManager:

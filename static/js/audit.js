@@ -36,15 +36,21 @@ function add(entry) {
 
 const { io } = await import(dataset.socketioModuleUrl);
 const socket = io({ path: socketPath, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
-socket.on('connect', () => {
+/** Subscribe from the last entry shown; a truncated replay asks again from where it ended. */
+function subscribeAudit() {
   socket.emit('subscribe', { room: 'audit', since: last }, (ack) => {
     if (!ack || !ack.ok) {
       setState('offline');
       return;
     }
     for (const entry of ack.events) add(entry);
+    if (ack.truncated && ack.events.length) {
+      subscribeAudit();
+      return;
+    }
     setState('live');
   });
-});
+}
+socket.on('connect', subscribeAudit);
 socket.on('audit_entry', add);
 socket.on('disconnect', () => setState('reconnecting'));
