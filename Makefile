@@ -21,13 +21,14 @@ node_modules/.stamp: package.json package-lock.json
 	touch $@
 
 # Debian packages the tests need (Chromium for the browser tests, redis-server for
-# the private Redis each test session starts, nginx for the proxy tests). Installs
-# only what is missing.
+# the private Redis each test session starts, nginx for the proxy tests,
+# systemd-analyze to check the shipped units). Installs only what is missing.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
@@ -36,18 +37,19 @@ system-deps:
 run: setup
 	@scripts/run-local.sh
 
+# Strict: a test whose tool (Chromium, nginx, systemd-analyze, PostgreSQL) is missing
+# fails instead of being skipped, so a green run means everything ran.
+test: export TASKPULSE_TESTS_STRICT = 1
 test: setup system-deps
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-postgres
 
-# The whole-system and browser tests again on PostgreSQL, when one answers at
-# TEST_POSTGRES_URL (unit tests use their own SQLite files and fakes).
+# The whole-system and browser tests again on PostgreSQL at TEST_POSTGRES_URL (unit
+# tests use their own SQLite files and fakes). No PostgreSQL there is a failure.
 test-postgres: setup
-	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(TEST_POSTGRES_URL)" 2>/dev/null; then \
-	  TASKPULSE_TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest tests/e2e tests/browser; \
-	else \
-	  echo "PostgreSQL not reachable at $(TEST_POSTGRES_URL): the PostgreSQL pass did not run"; \
-	fi
+	@$(BIN)/python -c "import psycopg,sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(TEST_POSTGRES_URL)" || \
+	  { echo "PostgreSQL not reachable at $(TEST_POSTGRES_URL) (set TEST_POSTGRES_URL): the PostgreSQL pass cannot run" >&2; exit 1; }
+	TASKPULSE_TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest tests/e2e tests/browser
 
 lint: setup
 	$(BIN)/ruff check webapp worker tests bench wsgi.py

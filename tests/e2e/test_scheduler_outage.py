@@ -66,9 +66,9 @@ def test_redis_restart(system, own_redis, unique_name):
     assert log.count("Redis unavailable") == 1 and "Redis reachable again" in log
 
 
+@pytest.mark.sqlite_only
 def test_locked_database(system, unique_name):
-    if not system.stack.env["DATABASE_URL"].startswith("sqlite"):
-        pytest.skip("locks the SQLite file; PostgreSQL outages are not simulated here")
+    assert system.stack.env["DATABASE_URL"].startswith("sqlite"), "locks the SQLite file"
     scheduler = system.start_scheduler()
     system.wait_for_leader()
     task = system.create_task(unique_name, schedule={"type": "interval", "seconds": 1})

@@ -276,11 +276,11 @@ def test_cli_token_works_on_api_and_socket_until_revoked(stack, clients, unique_
     assert "invalid or revoked token" in refusal(stack.base_url, ["polling"], headers=bearer)
 
 
+@pytest.mark.sqlite_only
 def test_cli_stores_no_plaintext_token(stack):
     token = stack.flask("users", "token", VIEWER[0]).stdout.strip().splitlines()[-1]
     database = stack.env["DATABASE_URL"]
-    if not database.startswith("sqlite:///"):
-        pytest.skip("the file check is for SQLite")
+    assert database.startswith("sqlite:///"), database
     with open(database.removeprefix("sqlite:///"), "rb") as stored:
         assert token.encode() not in stored.read()
 

@@ -270,10 +270,11 @@ class Stack:
             REDIS_URL=redis_server.url,
             DATABASE_URL=database_url or f"sqlite:///{workdir / 'taskpulse.db'}",
             ASYNC_MODE=async_mode,
-            SECRET_KEY="test-secret",
+            SECRET_KEY="test-secret-of-the-e2e-stacks-0123456789",
             ADMIN_PASSWORD=ADMIN[1],
             # Many tests sign in from 127.0.0.1; the limit itself is tested on its own.
             TASKPULSE_LOGIN_RATE_LIMIT="1000 per minute",
+            TASKPULSE_LOGIN_USER_RATE_LIMIT="1000 per minute",
             PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}",
             PYTHONWARNINGS="ignore::DeprecationWarning",
             PYTHONUNBUFFERED="1",

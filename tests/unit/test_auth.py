@@ -44,6 +44,7 @@ def build_app(tmp_path: Path, redis_url: str, **overrides):
     config = {
         "TESTING": True,
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        "LOGIN_USER_RATE_LIMIT": "1000 per minute",
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'auth.db'}",
         "REDIS_URL": redis_url,
