@@ -26,8 +26,13 @@ elif not UNDER_FLASK_CLI and ASYNC_MODE == "gevent":
 
 from webapp import create_app  # noqa: E402
 from webapp.extensions import socketio  # noqa: E402
+from webapp.secret_key import InsecureSecretKey  # noqa: E402
 
-app = create_app({"ASYNC_MODE": "threading"} if UNDER_FLASK_CLI else None)
+try:
+    app = create_app({"ASYNC_MODE": "threading"} if UNDER_FLASK_CLI else None)
+except InsecureSecretKey as exc:
+    # A sentence for the operator, not a traceback (web, CLI and gunicorn alike).
+    sys.exit(f"Taskpulse will not start: {exc}")
 
 if __name__ == "__main__":
     host = os.environ.get("HOST", "127.0.0.1")

@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 export PORT="${PORT:-5000}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
-mkdir -p instance
+# instance/ (0700) holds the secret key and the SQLite file (0600 each): other users
+# of the machine could otherwise read password hashes and forge sessions.
+mkdir -p -m 700 instance
+chmod 700 instance
 if [ -z "${SECRET_KEY:-}" ]; then
   # Kept in instance/ so sessions survive a restart.
-  [ -s instance/secret_key ] || python -c 'import secrets; print(secrets.token_hex(32))' > instance/secret_key
-  SECRET_KEY="$(cat instance/secret_key)"
+  SECRET_KEY="$(python -m webapp.instance_files secret-key instance)"
   export SECRET_KEY
 fi
 

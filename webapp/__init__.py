@@ -15,7 +15,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import cli, schema, security
     from .extensions import db
     from .mount import mount
+    from .secret_key import check_secret_key
     from .views import api
+
+    if "SECRET_KEY" not in (test_config or {}):
+        check_secret_key()
 
     # Static files and templates come from the mounted blueprint, as in a host app.
     app = Flask(__name__, static_folder=None, instance_path=str(ROOT / "instance"))
@@ -30,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(404, api.json_http_error)
     app.register_error_handler(405, api.json_http_error)
     security.install(app)
+    security.trust_proxies(app)
     cli.register(app)
     # Flask-Migrate's commands (`flask --app wsgi migrations ...`) are for writing new
     # revisions; operators use `db upgrade`, which also adopts pre-migration databases.

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 from flask import abort, current_app, g, request, session, url_for
+from limits import RateLimitItem
 from limits import parse as parse_limit
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
@@ -24,6 +25,7 @@ from .extensions import db, limiter
 from .host_login import host_user
 from .models import ApiToken, User
 from .mount import mounted
+from .timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class Forbidden(ApiError):
 
 
 class TooManyAttempts(ApiError):
-    """Too many failed sign-ins from this address."""
+    """Too many failed sign-ins from this address, or for this user name."""
 
     status = 429
     code = "rate_limited"
@@ -76,30 +78,62 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_expired(token: ApiToken) -> bool:
+    """True once a token's expiry (``users token NAME --expires-in``) has passed."""
+    expires_at = as_utc(token.expires_at)
+    return expires_at is not None and expires_at <= utcnow()
+
+
 def _principal(user: User | None, via: str) -> Principal | None:
     if user is None or not user.active:
         return None
     return Principal(user.id, user.username, user.role, via)
 
 
-def _login_failures_limit():
+def _address_limit() -> RateLimitItem:
     return parse_limit(current_app.config["LOGIN_RATE_LIMIT"])
 
 
-def note_failed_login(address: str) -> None:
-    """Count a failed sign-in (form or Basic) against the address's budget."""
+def _user_limit() -> RateLimitItem:
+    return parse_limit(current_app.config["LOGIN_USER_RATE_LIMIT"])
+
+
+def _share_of_user_limit() -> RateLimitItem:
+    """How much of a user name's budget one address may use up: a quarter, over the same
+    window. So guessing one name from many addresses is capped, yet no single address
+    (an attacker, or everyone behind one NAT) can lock that user out."""
+    user = _user_limit()
+    return type(user)(max(1, user.amount // 4), user.multiples)
+
+
+def _name_key(username: str) -> str:
+    # Any string may be tried as a name; a digest keeps the store's keys short and tidy.
+    return hashlib.sha256(username.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def note_failed_login(address: str, username: str) -> None:
+    """Count a failed sign-in (form, Basic, or a socket's Basic header) against the
+    address's budget and, within that address's share, against the user name's."""
     try:
-        limiter.limiter.hit(_login_failures_limit(), "login-failures", address)
+        limiter.limiter.hit(_address_limit(), "login-failures", address)
+        if limiter.limiter.hit(_share_of_user_limit(), "login-failures-pair", address, _name_key(username)):
+            limiter.limiter.hit(_user_limit(), "login-failures-user", _name_key(username))
     except Exception:  # the limit store (Redis) is away: sign-in must still work
         log.warning("could not count a failed sign-in from %s", address)
 
 
-def login_blocked(address: str) -> bool:
-    """True once an address has used up its failed sign-ins for the window."""
+def login_blocked(address: str, username: str | None = None) -> str | None:
+    """Why sign-in is refused right now, or None: the address has used up its failed
+    sign-ins for the window, or the user name has (from all addresses together)."""
     try:
-        return not limiter.limiter.test(_login_failures_limit(), "login-failures", address)
+        if not limiter.limiter.test(_address_limit(), "login-failures", address):
+            return "too many failed sign-ins from this address; wait a minute"
+        if username is not None and not limiter.limiter.test(_user_limit(), "login-failures-user",
+                                                             _name_key(username)):
+            return "too many failed sign-ins for this user name; wait a few minutes"
     except Exception:
-        return False
+        return None
+    return None
 
 
 # Scripts send Basic credentials with every request; a slow hash per request would cap
@@ -132,8 +166,9 @@ def credentials_from_header(header: str | None) -> Principal | None:
     """Resolve an ``Authorization`` header (Bearer or Basic).
 
     Raises:
-        Unauthorized: the header is present but malformed or wrong.
-        TooManyAttempts: this address failed to sign in too often.
+        Unauthorized: the header is present but malformed or wrong, or names an
+            expired token ("token expired").
+        TooManyAttempts: this address, or this user name, failed to sign in too often.
     """
     if not header:
         return None
@@ -147,18 +182,23 @@ def credentials_from_header(header: str | None) -> Principal | None:
         principal = _principal(row.user if row else None, "token")
         if principal is None:
             raise Unauthorized("invalid or revoked token")
+        if token_expired(row):
+            raise Unauthorized("token expired")
         return principal
     if scheme == "basic":
         address = request.remote_addr or "?"
-        if login_blocked(address):
-            raise TooManyAttempts("too many failed sign-ins; wait a minute")
         try:
             username, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            raise Unauthorized("malformed Basic credentials") from None
+            username = password = None
+        blocked = login_blocked(address, username)
+        if blocked:
+            raise TooManyAttempts(blocked)
+        if username is None or password is None:
+            raise Unauthorized("malformed Basic credentials")
         principal = _principal(check_password(username, password), "basic")
         if principal is None:
-            note_failed_login(address)
+            note_failed_login(address, username)
             raise Unauthorized("wrong user name or password")
         return principal
     raise Unauthorized("unsupported Authorization scheme (use Bearer or Basic)")
@@ -221,9 +261,10 @@ def still_valid(principal: Principal, proof: str) -> bool:
     if principal.via == "host":
         return user.role == principal.role
     if principal.via == "token":
-        return db.session.execute(
-            select(ApiToken.id).where(ApiToken.token_hash == proof, ApiToken.revoked_at.is_(None))
-        ).first() is not None
+        row = db.session.execute(
+            select(ApiToken).where(ApiToken.token_hash == proof, ApiToken.revoked_at.is_(None))
+        ).scalar()
+        return row is not None and not token_expired(row)
     return proof == _auth_version(user)
 
 

@@ -1,4 +1,5 @@
-"""``flask --app wsgi ...`` commands: one group per concern (db, tasks, events)."""
+"""``flask --app wsgi ...`` commands: one group per concern (db, tasks, events, runs,
+scheduler; users in :mod:`webapp.cli_users`)."""
 from __future__ import annotations
 
 import json
@@ -11,27 +12,23 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import audit, dispatch, events, retention, scheduler_state, schema, stats, tasks, users
+from . import audit, dispatch, events, instance_files, retention, scheduler_state, schema, stats, tasks, users
+from .cli_common import cli_actor, fail
+from .cli_users import users_cli
 from .errors import ApiError
 from .extensions import db
-from .models import ROLES
 from .seed import EXAMPLE_TASKS
+from .terminal import printable
 
 db_cli = AppGroup("db", help="Database schema.")
 tasks_cli = AppGroup("tasks", help="List, create and run tasks.")
 events_cli = AppGroup("events", help="Watch the live event stream.")
-users_cli = AppGroup("users", help="Users, roles and API tokens.")
 scheduler_cli = AppGroup("scheduler", help="The global pause of scheduled fires.")
 runs_cli = AppGroup("runs", help="List runs of a task; stop or cancel a run.")
 
 
-def _cli_actor() -> str:
-    return f"cli:{os.environ.get('USER', 'unknown')}"
-
-
-def _fail(exc: ApiError) -> None:
-    field = f" ({exc.field})" if exc.field else ""
-    raise click.ClickException(f"{exc.message}{field}")
+# The first release's private names for them, used throughout this module.
+_cli_actor, _fail = cli_actor, fail
 
 
 @db_cli.command("upgrade")
@@ -39,7 +36,8 @@ def _fail(exc: ApiError) -> None:
 def db_upgrade(seed: bool) -> None:
     """Create or upgrade the schema to the newest revision (idempotent); make the first
     admin user; optionally seed example tasks."""
-    os.makedirs(os.path.join(os.path.dirname(__file__), "..", "instance"), exist_ok=True)
+    # Made here, before SQLite would make it world-readable (0644 under the usual umask).
+    instance_files.private_sqlite_file(db.engine.url)
     before, after = schema.upgrade()
     click.echo(f"database schema at revision {after}" +
                (f" (was {before})" if before != after else " (already up to date)"))
@@ -84,7 +82,7 @@ def tasks_list(as_json: bool) -> None:
     click.echo(f"{'ID':>4}  {'NAME':<32} {'KIND':<7} {'LAST STATUS':<12} LAST RUN")
     for row in rows:
         click.echo(
-            f"{row['id']:>4}  {row['name'][:32]:<32} {row['kind']:<7} "
+            f"{row['id']:>4}  {printable(row['name'][:32], keep_newlines=False):<32} {row['kind']:<7} "
             f"{row['last_status'] or '-':<12} {row['last_run_at'] or '-'}"
         )
 
@@ -131,16 +129,18 @@ def tasks_run(task: str) -> None:
 def _format_event(event: dict[str, Any]) -> str:
     parts = [
         f"#{event['seq']}",
-        event.get("emitted_at") or "",
+        str(event.get("emitted_at") or ""),
         f"task {event['task_id']} {event['task_name']!r}",
         f"run {event['run_id']}",
-        event["status"],
+        str(event["status"]),
     ]
     if event.get("duration_ms") is not None:
         parts.append(f"{event['duration_ms']} ms")
     if event.get("error"):
         parts.append(f"error: {event['error']}")
-    return "  ".join(parts)
+    # A run's error is whatever its command printed: one line per event, and no escape
+    # sequence reaches the terminal.
+    return printable("  ".join(parts), keep_newlines=False)
 
 
 @events_cli.command("watch")
@@ -186,7 +186,7 @@ def events_watch(url: str, room: str, since: int | None, as_json: bool, count: i
     def _connected() -> None:
         ack = client.call("subscribe", {"room": room, "since": state["last"]}, timeout=10)
         if not ack.get("ok"):
-            click.echo(f"subscribe refused: {ack.get('error')}", err=True)
+            click.echo(printable(f"subscribe refused: {ack.get('error')}"), err=True)
             done.set()
             return
         click.echo(f"# connected to {url}, room {room}, head seq {ack['head']}", err=True)
@@ -211,7 +211,7 @@ def events_watch(url: str, room: str, since: int | None, as_json: bool, count: i
         client.connect(url, headers=headers, wait_timeout=10)
     except socketio.exceptions.ConnectionError as exc:
         reason = refusal[0] if refusal else str(exc)
-        raise click.ClickException(f"cannot connect to {url}: {reason}") from None
+        raise click.ClickException(printable(f"cannot connect to {url}: {reason}")) from None
     try:
         while not done.wait(0.5):
             pass
@@ -219,64 +219,6 @@ def events_watch(url: str, room: str, since: int | None, as_json: bool, count: i
         pass
     finally:
         client.disconnect()
-
-
-@users_cli.command("create")
-@click.argument("name")
-@click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True)
-@click.option("--password", help="Default: a strong password is generated and printed once.")
-def users_create(name: str, role: str, password: str | None) -> None:
-    """Create a user with a role (viewer, operator, admin)."""
-    try:
-        user, used = users.create_user(name, role, password, actor=_cli_actor())
-    except ApiError as exc:
-        _fail(exc)
-    click.echo(f"created {user.role} {user.username!r}")
-    if password is None:
-        click.echo(f"password: {used}")
-
-
-@users_cli.command("list")
-def users_list() -> None:
-    """List users and their roles."""
-    for user in users.list_users():
-        state = "" if user["active"] else "  (inactive)"
-        click.echo(f"{user['username']:<24} {user['role']}{state}")
-
-
-@users_cli.command("password")
-@click.argument("name")
-@click.password_option()
-def users_password(name: str, password: str) -> None:
-    """Set a user's password (their open sessions end)."""
-    try:
-        users.set_password(name, password)
-    except ApiError as exc:
-        _fail(exc)
-    click.echo(f"password of {name!r} changed")
-
-
-@users_cli.command("token")
-@click.argument("name")
-@click.option("--label", default="", help="What the token is for.")
-def users_token(name: str, label: str) -> None:
-    """Issue a Bearer token for scripts (printed once; only its hash is stored)."""
-    try:
-        token = users.issue_token(name, label)
-    except ApiError as exc:
-        _fail(exc)
-    click.echo(token)
-
-
-@users_cli.command("revoke-tokens")
-@click.argument("name")
-def users_revoke(name: str) -> None:
-    """Revoke every token of a user."""
-    try:
-        count = users.revoke_tokens(name)
-    except ApiError as exc:
-        _fail(exc)
-    click.echo(f"revoked {count} token(s) of {name!r}")
 
 
 def _show_scheduler(status: dict[str, Any]) -> None:
@@ -345,7 +287,7 @@ def runs_list(task: str, limit: int, as_json: bool) -> None:
     for row in rows:
         duration = f"{row['duration_ms'] / 1000:.1f} s" if row["duration_ms"] is not None else "-"
         attempt = f"{row['attempt']}/{row['max_attempts']}"
-        error = (row["error"] or "").splitlines()[0][:60] if row["error"] else ""
+        error = printable((row["error"] or "").splitlines()[0][:60], keep_newlines=False) if row["error"] else ""
         click.echo(f"{row['id']:>6}  {row['status']:<9} {row['trigger']:<8} {attempt:<5} "
                    f"{row['queued_at'] or '-':<20} {duration:>10}  {error}")
     summary = stats.task_stats(found.id, limit)

@@ -15,6 +15,17 @@ def _default_database_url() -> str:
     return f"sqlite:///{instance / 'taskpulse.db'}"
 
 
+def _proxy_hops(text: str) -> int:
+    """TASKPULSE_PROXY_HOPS as a small non-negative integer, or a clear error at start."""
+    try:
+        hops = int(text.strip())
+    except ValueError:
+        hops = -1
+    if not 0 <= hops <= 5:
+        raise ValueError(f"TASKPULSE_PROXY_HOPS must be a whole number from 0 to 5, not {text!r}")
+    return hops
+
+
 class Config:
     """Settings for one Taskpulse process, taken from environment variables.
 
@@ -52,7 +63,12 @@ class Config:
         # A queued run whose RQ job is gone from Redis this long is queued again.
         self.REQUEUE_AFTER_SECONDS = float(env.get("TASKPULSE_REQUEUE_AFTER_SECONDS", "30"))
         self.PASSWORD_HASH_METHOD = "scrypt"
+        # Failed sign-ins: per client address, and per user name from all addresses
+        # (one address fills at most a quarter of a name's budget: see webapp.auth).
         self.LOGIN_RATE_LIMIT = env.get("TASKPULSE_LOGIN_RATE_LIMIT", "10 per minute")
+        self.LOGIN_USER_RATE_LIMIT = env.get("TASKPULSE_LOGIN_USER_RATE_LIMIT", "20 per 10 minutes")
+        # Reverse proxies in front whose X-Forwarded-For/Proto/Host are trusted (nginx: 1).
+        self.PROXY_HOPS = _proxy_hops(env.get("TASKPULSE_PROXY_HOPS", "0"))
         self.RATELIMIT_STORAGE_URI, self.RATELIMIT_STORAGE_OPTIONS = limiter_storage(self.REDIS_URL)
         self.RATELIMIT_SWALLOW_ERRORS = True
         self.MAX_CONTENT_LENGTH = int(env.get("TASKPULSE_MAX_BODY_BYTES", str(256 * 1024)))

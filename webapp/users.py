@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -73,11 +74,14 @@ def set_password(username: str, password: str) -> None:
     db.session.commit()
 
 
-def issue_token(username: str, label: str = "") -> str:
-    """Make a Bearer token for a user; only its digest is stored, so show it once."""
+def issue_token(username: str, label: str = "", expires_in: timedelta | None = None) -> str:
+    """Make a Bearer token for a user, refused after ``expires_in`` when given; only its
+    digest is stored, so show it once."""
     user = get_user(username)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), label=label[:80]))
+    expires_at = utcnow() + expires_in if expires_in is not None else None
+    db.session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), label=label[:80],
+                            expires_at=expires_at))
     db.session.commit()
     return token
 

@@ -20,7 +20,7 @@ def test_procfile_runs_web_worker_and_scheduler(redis_server, tmp_path):
         "PORT": str(port),
         "REDIS_URL": redis_server.url,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'procfile.db'}",
-        "SECRET_KEY": "procfile-test",
+        "SECRET_KEY": "procfile-test-secret-0123456789abcdef",
         "ADMIN_PASSWORD": ADMIN[1],
         "PYTHONUNBUFFERED": "1",
     }

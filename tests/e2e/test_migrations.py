@@ -19,6 +19,8 @@ from tests.support.processes import ADMIN, ROOT, VENV_BIN
 OLD_TABLES = {"tasks", "task_runs", "events", "settings", "users", "api_tokens", "audit_log"}
 NEW_TABLES = {"taskpulse_" + t for t in OLD_TABLES}
 OLD_TOKEN = "tok-from-the-first-release"
+# The newest revision in migrations/versions (0003: API tokens can expire).
+HEAD = "0003"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -36,7 +38,7 @@ def empty_database(request, tmp_path):
 def flask_cli(database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """``flask --app wsgi ARGS`` against ``database_url``, as an operator types it."""
     env = dict(os.environ, DATABASE_URL=database_url, ADMIN_PASSWORD=ADMIN[1],
-               SECRET_KEY="migration-test", REDIS_URL="redis://127.0.0.1:1/0",
+               SECRET_KEY="migration-test-secret-0123456789abcdef", REDIS_URL="redis://127.0.0.1:1/0",
                PYTHONWARNINGS="ignore::DeprecationWarning")
     return subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=check, timeout=120)
@@ -112,9 +114,9 @@ def make_first_release_database(url: str) -> dict[str, int]:
 def test_upgrade_of_an_empty_database_makes_the_newest_schema_and_the_admin(empty_database):
     url = empty_database
     first = flask_cli(url, "db", "upgrade")
-    assert "database schema at revision 0002 (was None)" in first.stdout
+    assert f"database schema at revision {HEAD} (was None)" in first.stdout
     assert table_names(url) == NEW_TABLES | {"taskpulse_alembic_version"}
-    assert flask_cli(url, "db", "current").stdout.strip() == "0002"
+    assert flask_cli(url, "db", "current").stdout.strip() == HEAD
     again = flask_cli(url, "db", "upgrade")
     assert "already up to date" in again.stdout
     # The first release's command name still works, and is the same command.
@@ -129,7 +131,7 @@ def test_upgrade_keeps_every_row_of_a_first_release_database(empty_database):
     assert flask_cli(url, "db", "current").stdout.strip().startswith("none")
 
     result = flask_cli(url, "db", "upgrade")
-    assert "revision 0002 (was 0001)" in result.stdout, result.stdout + result.stderr
+    assert f"revision {HEAD} (was 0001)" in result.stdout, result.stdout + result.stderr
     assert table_names(url) == NEW_TABLES | {"taskpulse_alembic_version"}
     assert row_counts(url, "taskpulse_") == before
 
