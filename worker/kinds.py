@@ -1,9 +1,11 @@
 """Job kinds: how a task's ``config`` is executed. Register more in ``KINDS``.
 
 Every kind is called as ``kind(config, timeout, run_id, tail_bytes, stream=None,
-on_spawn=None)``: ``stream`` (a :class:`worker.stream.RunStream`, None outside a worker)
-receives output lines and progress as they come; ``on_spawn(pgid)`` learns the process
-group of a command the kind starts, so the worker can end it if the job is stopped.
+on_spawn=None, env=None)``: ``stream`` (a :class:`worker.stream.RunStream`, None outside a
+worker) receives output lines and progress as they come; ``on_spawn(pgid)`` learns the
+process group of a command the kind starts, so the worker can end it if the job is
+stopped; ``env`` is the whole environment of what it starts (:func:`worker.jobenv.for_run`;
+None: the allow-listed part of this process's).
 """
 from __future__ import annotations
 
@@ -17,13 +19,13 @@ import signal
 import subprocess
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from webapp.output import MAX_LINE_CHARS, tail
 
-from . import procs
+from . import jobenv, procs
 from .progress import parse_progress_line
 from .stream import RunStream
 
@@ -177,7 +179,8 @@ def _pump(proc: subprocess.Popen, output: _Output, deadline: float) -> bool:
 
 def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int,
               stream: RunStream | None = None,
-              on_spawn: Callable[[int], None] | None = None) -> Outcome:
+              on_spawn: Callable[[int], None] | None = None,
+              env: Mapping[str, str] | None = None) -> Outcome:
     """Run ``config["command"]`` with ``/bin/sh -c`` as cron does, reading its output as
     it comes (lines go to ``stream``; ``::progress`` lines on stdout are progress).
 
@@ -193,6 +196,8 @@ def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        # Never the worker's own environment: it holds the secrets (worker.jobenv).
+        env=dict(env) if env is not None else jobenv.base_environment(),
     )
     output = _Output(tail_bytes, stream)
     deadline = started + timeout
@@ -243,13 +248,15 @@ def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int
 
 def run_python(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int,
                stream: RunStream | None = None,
-               on_spawn: Callable[[int], None] | None = None) -> Outcome:
+               on_spawn: Callable[[int], None] | None = None,
+               env: Mapping[str, str] | None = None) -> Outcome:
     """Call ``module:function(**kwargs)``: the module's allow-listing is checked before the
     job gets here (:func:`webapp.task_input.run_refusal`), the function by
     :func:`resolve_callable`.
 
     RQ's job timeout bounds the call. The return value, as text, is the run's output. The
-    function may call :func:`worker.progress.report_progress`.
+    function may call :func:`worker.progress.report_progress`. It runs in the work horse,
+    whose ``os.environ`` is already the job's (``env``): what it starts inherits that.
 
     Raises:
         JobRefused: the callable is not a public function defined in its module.

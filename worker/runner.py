@@ -18,8 +18,9 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
-from rq.job import Job, get_current_job
+from rq.job import Job, JobStatus, get_current_job
 from rq.serializers import JSONSerializer
+from rq.utils import now
 
 from webapp import events, lost_runs
 from webapp import output as live_output
@@ -29,7 +30,7 @@ from webapp.models import TaskRun
 from webapp.runs import UnknownRun, run_id_from_job_id, update_task_status
 from webapp.task_input import run_refusal
 
-from . import kinds, procs, progress
+from . import guard, jobenv, kinds, procs, progress
 from .callbacks import next_attempt
 from .context import app, app_context
 from .stream import RunStream
@@ -67,8 +68,12 @@ class TaskpulseWorker(Worker):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if kwargs.get("serializer") is None:
-            kwargs["serializer"] = JSONSerializer
+        serializer = kwargs.get("serializer")
+        if serializer is not None and not guard.is_json_serializer(serializer):
+            # Reading a pickled job runs the writer's code before any check can refuse it.
+            logging.getLogger(__name__).warning(
+                "serializer %r ignored: Taskpulse's worker reads jobs as JSON only", serializer)
+        kwargs["serializer"] = JSONSerializer
         # Beat while a job runs often enough for the lost-run sweep (RQ's default is 30 s).
         interval = kwargs.get("job_monitoring_interval") or lost_runs.BEAT_SECONDS
         kwargs["job_monitoring_interval"] = min(int(interval), lost_runs.BEAT_SECONDS)
@@ -136,9 +141,15 @@ class TaskpulseWorker(Worker):
             log.warning("job %s: heartbeat failed, Redis unavailable (%s)", job.id, exc)
 
     def execute_job(self, job: Job, queue: Any) -> None:
-        """Remember which run this worker is on (for :meth:`kill_horse`). If Redis went
-        away while the job ran, RQ's record of it may be stale, but the run's state is in
-        the database: log it and go back to waiting for Redis and the next job."""
+        """Run a Taskpulse job; fail any other job without running it (see
+        :mod:`worker.guard`). Remember which run this worker is on (for
+        :meth:`kill_horse`). If Redis went away while the job ran, RQ's record of it may
+        be stale, but the run's state is in the database: log it and go back to waiting
+        for Redis and the next job."""
+        reason = guard.foreign_reason(job)
+        if reason is not None:
+            self._refuse_foreign_job(job, queue, reason)
+            return
         run_id = self._taskpulse_run_id = run_id_from_job_id(job.id)
         try:
             super().execute_job(job, queue)
@@ -153,12 +164,32 @@ class TaskpulseWorker(Worker):
                 except Exception:  # Redis away: the record expires on its own
                     log.debug("run %s: process record not dropped", run_id)
 
+    def _refuse_foreign_job(self, job: Job, queue: Any, reason: str) -> None:
+        """Mark a foreign job failed in RQ (``rq info`` lists it among the failed jobs)
+        without forking, importing or calling anything it names: no callbacks, no
+        retries, no webhooks, no dependents."""
+        log.warning("worker %s: job %s on queue %s refused without running: %s",
+                    self.name, job.id, queue.name, reason)
+        try:
+            with self.connection.pipeline() as pipe:
+                job.set_status(JobStatus.FAILED, pipeline=pipe)
+                job.ended_at = now()
+                job._handle_failure(f"refused by Taskpulse's worker: {reason}", pipeline=pipe,
+                                    worker_name=self.name)
+                pipe.lrem(queue.intermediate_queue_key, 1, job.id)
+                pipe.execute()
+        except REDIS_DOWN as exc:
+            log.warning("job %s: could not be marked failed, Redis unavailable (%s)", job.id, exc)
+
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         """RQ's bookkeeping, then mark the run ``running`` (this runs in the work horse)."""
         super().prepare_job_execution(job, remove_from_intermediate_queue)
         run_id = run_id_from_job_id(job.id)
         if run_id is None:
             return
+        # First thing in the horse: drop the worker's settings from its environment
+        # (the app already holds what it needs), so nothing the job starts inherits them.
+        jobenv.confine_process(jobenv.base_environment())
         with app_context():
             # The horse must not share the parent's pooled DB connections.
             db.engine.dispose(close=False)
@@ -277,6 +308,7 @@ def execute_run(run_id: int) -> dict[str, Any]:
         tail_bytes = flask_app.config["OUTPUT_TAIL_BYTES"]
         # This worker's own switches, which may differ from the web's that dispatched it.
         refusal = run_refusal(kind, config)
+        env = jobenv.for_run(run_id, run.task.name)
         redis = redis_connection()
         first_line = live_output.last_line_number(run_id, redis) if attempt > 1 else 0
     executor = kinds.KINDS.get(kind)
@@ -287,9 +319,12 @@ def execute_run(run_id: int) -> dict[str, Any]:
     if attempt > 1:
         stream.line("system", f"attempt {attempt} of {max_attempts}")
     progress.set_current_stream(stream)
+    # This runs in the work horse (one per job): a python job, and whatever it starts,
+    # sees the job's environment only.
+    jobenv.confine_process(env)
     try:
         outcome = executor(config, timeout, run_id, tail_bytes, stream=stream,
-                           on_spawn=partial(_on_spawn, redis, run_id))
+                           on_spawn=partial(_on_spawn, redis, run_id), env=env)
     except kinds.JobRefused as exc:
         exc.lines = stream.line_count or None
         _refuse(run_id, exc)

@@ -1,0 +1,50 @@
+"""The environment a job runs with: an allow-list of the worker's variables plus the
+run's own, never the worker's settings (``SECRET_KEY``, ``ADMIN_PASSWORD``,
+``DATABASE_URL``, ``REDIS_URL``, any other ``TASKPULSE_*``): any viewer can read a job's
+output, and a task printing ``env`` or running ``set -x`` would show them.
+
+Shell commands get :func:`for_run` as their whole environment; the work horse replaces
+its own ``os.environ`` with it too (:func:`confine_process`), so a python job, and any
+process it starts, sees no more than a shell command would.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Mapping
+
+# The one allow-list (design.md, "Hardened defaults"): names, or shell-style patterns.
+ALLOWED_ENV = ("PATH", "HOME", "LANG", "LC_*", "TZ", "USER", "LOGNAME", "SHELL", "TMPDIR")
+# What every job is told about itself.
+RUN_ID_VAR = "TASKPULSE_RUN_ID"
+TASK_VAR = "TASKPULSE_TASK"
+
+
+def allowed(name: str) -> bool:
+    """True when the worker's variable ``name`` may pass into a job."""
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in ALLOWED_ENV)
+
+
+def base_environment(source: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The allow-listed part of ``source`` (default: this process's environment)."""
+    source = os.environ if source is None else source
+    return {name: value for name, value in source.items() if allowed(name)}
+
+
+def for_run(run_id: int, task_name: str, source: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of run ``run_id`` of task ``task_name``.
+
+    The hook for what a task adds of its own (its ``env`` and ``PARAM_*`` variables, a
+    later release): they go on top of this, and may never replace the two run variables.
+    """
+    env = base_environment(source)
+    env[RUN_ID_VAR] = str(run_id)
+    env[TASK_VAR] = task_name
+    return env
+
+
+def confine_process(env: Mapping[str, str]) -> None:
+    """Make ``env`` this process's whole environment (in a work horse, which exits after
+    its one job: the worker's own environment is untouched)."""
+    os.environ.clear()
+    os.environ.update(env)
