@@ -309,19 +309,25 @@ class Stack:
             return [str(VENV_BIN / "gunicorn"), "-k", "gevent", "-w", "1", "-b", bind, "wsgi:app"]
         return [str(VENV_BIN / "python"), "wsgi.py"]
 
+    def service_env(self) -> dict[str, str]:
+        """The environment of the long-running processes: as `make run` starts them,
+        without ADMIN_PASSWORD (only the set-up step, ``flask db upgrade``, reads it)."""
+        return {name: value for name, value in self.env.items() if name != "ADMIN_PASSWORD"}
+
     def start_web(self) -> Process:
-        self.web = Process(f"web-{self.port}", self.server_command(), self.env, self.workdir).start()
+        self.web = Process(f"web-{self.port}", self.server_command(), self.service_env(), self.workdir).start()
         wait_until(self._healthy, 30, what=f"web server on {self.base_url}")
         return self.web
 
-    def start_worker(self) -> Process:
+    def start_worker(self, env: dict[str, str] | None = None) -> Process:
+        """Start one more forking rq worker (with ``env`` instead of the usual one)."""
         name = f"worker-{self.port}-{len(self.workers)}"
         worker = Process(name, [
             str(VENV_BIN / "rq"), "worker", "--worker-class", "worker.runner.TaskpulseWorker",
             # As the Procfile runs it: the connection from REDIS_URL (redis:// or redis+sentinel://).
             "--serializer", "rq.serializers.JSONSerializer", "-c", "worker.rq_settings",
             "--name", name, "taskpulse",
-        ], self.env, self.workdir).start()
+        ], self.service_env() if env is None else env, self.workdir).start()
         self.workers.append(worker)
         wait_until(lambda: self._worker_registered(name), 30, what=f"rq worker {name}")
         return worker
