@@ -32,6 +32,14 @@ MAX_PENDING_LINES = 2000
 
 ProgressSender = Callable[[int, "str | None"], None]
 LinesSender = Callable[[list[dict[str, Any]]], None]
+# How the publishing thread waits, holding the stream's condition: until it is notified
+# (a new value, close) or ``timeout`` seconds (None: no limit) have passed by the clock.
+Waiter = Callable[[threading.Condition, "float | None"], object]
+
+
+def condition_wait(cond: threading.Condition, timeout: float | None) -> object:
+    """The waiter of production: ``Condition.wait`` (real time, as ``time.monotonic``)."""
+    return cond.wait(timeout)
 
 
 class Throttle:
@@ -60,15 +68,20 @@ class RunStream:
         send_lines: publishes numbered lines (a ``run_output`` batch).
         first_line: the number of the line before the first one this stream numbers
             (a retried run continues its numbering).
+        clock: the time the throttles count in (seconds).
+        wait: how the publishing thread waits for a change or for a throttle to let the
+            next send go; it must measure ``timeout`` by ``clock``. The defaults are real
+            time; tests inject a fake clock with its own waiter to step time.
     """
 
     def __init__(self, send_progress: ProgressSender, send_lines: LinesSender, *,
                  first_line: int = 0, progress_interval: float = PROGRESS_INTERVAL,
                  output_interval: float = OUTPUT_INTERVAL, max_pending: int = MAX_PENDING_LINES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, wait: Waiter = condition_wait) -> None:
         self._send_progress = send_progress
         self._send_lines = send_lines
         self._clock = clock
+        self._wait = wait
         self._progress_throttle = Throttle(progress_interval)
         self._output_throttle = Throttle(output_interval)
         self._max_pending = max_pending
@@ -143,7 +156,7 @@ class RunStream:
                     return progress, lines
                 if not waits and self._closing:
                     return None
-                self._cond.wait(min(waits) if waits else None)
+                self._wait(self._cond, min(waits) if waits else None)
 
     def _loop(self) -> None:
         while True:

@@ -1,5 +1,11 @@
 """Throttled progress and output publishing (worker.stream), progress-line parsing and
-report_progress (worker.progress), and the streaming shell kind feeding a stream."""
+report_progress (worker.progress), and the streaming shell kind feeding a stream.
+
+The RunStream tests run its real publishing thread on a :class:`FakeClock`: time moves
+only when a test steps it, and each step returns once the thread has sent all that was
+due by then, so the throttles are checked to the instant and without real sleeps. The
+shell-kind tests feed a stream in real time from a real command.
+"""
 from __future__ import annotations
 
 import threading
@@ -14,29 +20,117 @@ from worker.progress import clean, parse_progress_line, report_progress
 from worker.stream import RunStream, Throttle
 
 
-class Recorder:
-    """Collects what a RunStream sends, with the time each send started and ended."""
+class FakeClock:
+    """Virtual seconds for one RunStream and the waiter its publishing thread uses.
 
-    def __init__(self, delay: float = 0.0) -> None:
+    The thread's waits last until something wakes it (a new value, ``close``, a step of
+    the clock): a wait "for 0.1 s" ends only when the test has moved time on.
+    :meth:`advance` moves time, then :meth:`settle`\ s: returns once the thread, having
+    seen the new time, is waiting again (or has ended). While a test is inside
+    ``close`` (:meth:`close`), nobody else moves time, so a wait with a timeout jumps
+    the clock to its end, as real time would pass while ``close`` waits.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.stream: RunStream | None = None
+        self._waits = 0  # how often the thread has started to wait; guarded by its condition
+        self._free_run = False
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        """Time that passes inside a send (only the publishing thread calls it)."""
+        self.now += seconds
+
+    def wait(self, cond: threading.Condition, timeout: float | None) -> None:
+        """The waiter given to the RunStream; runs in its thread, holding ``cond``."""
+        if self._free_run and timeout is not None:
+            self.now += timeout
+            return
+        self._waits += 1
+        cond.notify_all()  # a settle() waiting on the condition: the thread is idle
+        cond.wait()
+
+    def settle(self) -> None:
+        """Return once the publishing thread has acted on everything so far: it waits
+        again after this call woke it, or it has ended (or never started)."""
+        stream = self.stream
+        thread = stream._thread if stream is not None else None
+        if thread is None:
+            return
+        deadline = time.monotonic() + 5
+        with stream._cond:
+            seen = self._waits
+            stream._cond.notify_all()  # a spurious wake-up: the thread looks again
+            while self._waits == seen and thread.is_alive():
+                assert time.monotonic() < deadline, "the stream's thread did not settle"
+                stream._cond.wait(0.01)  # woken by wait(); the timeout notices an exit
+
+    def advance(self, seconds: float) -> None:
+        self.settle()  # what the last calls offered goes at the time they were made
+        self.now += seconds
+        self.settle()
+
+    def close(self) -> None:
+        """``stream.close()``, time passing as the stream waits for its last sends."""
+        self.settle()
+        self._free_run = True
+        try:
+            self.stream.close(timeout=5)
+        finally:
+            self._free_run = False
+        thread = self.stream._thread
+        assert thread is None or not thread.is_alive(), "close() left the stream's thread running"
+
+
+class Recorder:
+    """Collects what a RunStream sends, with the time each send started and ended: by
+    a :class:`FakeClock` (each send taking ``delay`` virtual seconds), or, with
+    ``real=True``, by ``time.monotonic`` (for a stream fed by a real command)."""
+
+    def __init__(self, delay: float = 0.0, real: bool = False) -> None:
         self.delay = delay
+        self.clock = None if real else FakeClock()
         self.progress: list[tuple[float, float, int, str | None]] = []
         self.batches: list[tuple[float, float, list[dict]]] = []
         self.lock = threading.Lock()
 
+    def _now(self) -> float:
+        return time.monotonic() if self.clock is None else self.clock()
+
+    def _take(self) -> tuple[float, float]:
+        start = self._now()
+        if self.clock is None:
+            time.sleep(self.delay)
+        else:
+            self.clock.sleep(self.delay)
+        return start, self._now()
+
     def send_progress(self, percent: int, message: str | None) -> None:
-        start = time.monotonic()
-        time.sleep(self.delay)
+        start, end = self._take()
         with self.lock:
-            self.progress.append((start, time.monotonic(), percent, message))
+            self.progress.append((start, end, percent, message))
 
     def send_lines(self, lines: list[dict]) -> None:
-        start = time.monotonic()
-        time.sleep(self.delay)
+        start, end = self._take()
         with self.lock:
-            self.batches.append((start, time.monotonic(), list(lines)))
+            self.batches.append((start, end, list(lines)))
 
     def stream(self, **kwargs) -> RunStream:
-        return RunStream(self.send_progress, self.send_lines, **kwargs)
+        if self.clock is None:
+            return RunStream(self.send_progress, self.send_lines, **kwargs)
+        stream = RunStream(self.send_progress, self.send_lines, clock=self.clock, wait=self.clock.wait,
+                           **kwargs)
+        self.clock.stream = stream
+        return stream
+
+    def close(self, stream: RunStream) -> None:
+        if self.clock is None:
+            stream.close()
+        else:
+            self.clock.close()
 
 
 def max_in_window(starts: list[float], window: float = 1.0) -> int:
@@ -65,55 +159,62 @@ def test_throttle_allows_the_first_send_then_one_per_interval_after_the_last_end
 
 def test_progress_is_throttled_to_four_a_second_and_the_last_value_always_goes():
     rec = Recorder()
-    stream = rec.stream()
-    started = time.monotonic()
+    stream, clock = rec.stream(), rec.clock
+    started = clock()
     for value in range(101):
         stream.progress(value, f"step {value}")
-        time.sleep(0.012)  # about 1.2 s of reports, 80 a second
-    stream.close()
+        clock.advance(0.012)  # about 1.2 s of reports, 80 a second
+    rec.close(stream)
     sent = rec.progress
     assert sent[0][2] == 0 and sent[-1][2:] == (100, "step 100")
     values = [p for _, _, p, _ in sent]
     assert values == sorted(values) and len(set(values)) == len(values)
     assert 4 <= len(sent) <= 7, values  # 1.2 s at 4/s, plus the final one
+    # Exactly: the first report, then the latest one each time the throttle opens.
+    assert values == [0, 20, 41, 62, 83, 100], values
     starts = [s for s, _, _, _ in sent]
     assert max_in_window(starts) <= 4
-    # Each send starts at least 0.25 s after the previous one ended.
-    for (_, end, _, _), (start, _, _, _) in pairwise(sent):
-        assert start - end >= 0.25 - 0.005
-    assert time.monotonic() - started < 2.0
+    # Each send starts at least 0.25 s after the previous one ended, and no later than
+    # the first report after that (the final one: exactly then, as close waits).
+    gaps = [start - end for (_, end, _, _), (start, _, _, _) in pairwise(sent)]
+    assert all(0.25 - 1e-9 <= gap < 0.25 + 0.012 for gap in gaps), gaps
+    assert gaps[-1] == pytest.approx(0.25)
+    assert clock() - started < 2.0
 
 
 def test_slow_sends_still_keep_the_gap_and_the_last_value_wins():
-    rec = Recorder(delay=0.1)  # a slow database
-    stream = rec.stream()
+    rec = Recorder(delay=0.1)  # a slow database: each send takes 0.1 s
+    stream, clock = rec.stream(), rec.clock
     for value in range(50):
         stream.progress(value)
-        time.sleep(0.01)
-    stream.close()
+        clock.advance(0.011)
+    rec.close(stream)
     starts_ends = [(s, e) for s, e, _, _ in rec.progress]
+    assert len(starts_ends) >= 2
     for (_, end), (start, _) in pairwise(starts_ends):
-        assert start - end >= 0.25 - 0.005
-    assert rec.progress[-1][2] == 49
+        assert start - end >= 0.25 - 1e-9
+    values = [p for _, _, p, _ in rec.progress]
+    assert values == sorted(values) and rec.progress[-1][2] == 49
 
 
 def test_close_sends_a_pending_value_after_waiting_its_turn():
     rec = Recorder()
-    stream = rec.stream()
+    stream, clock = rec.stream(), rec.clock
     stream.progress(10)
-    time.sleep(0.05)
+    clock.advance(0.05)
     stream.progress(90, "almost")  # pending: too soon after 10
-    stream.close()
+    rec.close(stream)
     assert [(p, m) for _, _, p, m in rec.progress] == [(10, None), (90, "almost")]
-    assert rec.progress[1][0] - rec.progress[0][1] >= 0.25 - 0.005
+    assert rec.progress[1][0] - rec.progress[0][1] == pytest.approx(0.25)  # its turn, no later
 
 
 def test_close_without_anything_sent_returns_at_once():
     rec = Recorder()
-    stream = rec.stream()
+    stream, clock = rec.stream(), rec.clock
+    before = clock()
     started = time.monotonic()
-    stream.close()
-    assert time.monotonic() - started < 0.05
+    rec.close(stream)
+    assert time.monotonic() - started < 0.05 and clock() == before
     assert rec.progress == [] and rec.batches == []
 
 
@@ -124,11 +225,13 @@ def test_a_failing_send_does_not_stop_the_stream():
         calls.append(percent)
         raise RuntimeError("database away")
 
-    stream = RunStream(broken, lambda lines: None, progress_interval=0.01)
+    clock = FakeClock()
+    stream = clock.stream = RunStream(broken, lambda lines: None, progress_interval=0.01,
+                                      clock=clock, wait=clock.wait)
     stream.progress(1)
-    time.sleep(0.05)
+    clock.advance(0.05)
     stream.progress(2)
-    stream.close()
+    clock.close()
     assert calls == [1, 2]
 
 
@@ -137,31 +240,37 @@ def test_a_failing_send_does_not_stop_the_stream():
 
 def test_lines_are_numbered_batched_at_most_ten_a_second_and_all_arrive_in_order():
     rec = Recorder()
-    stream = rec.stream()
+    stream, clock = rec.stream(), rec.clock
     for i in range(1, 1201):
         stream.line("stdout" if i % 3 else "stderr", f"line {i}")
-        if i % 100 == 0:
-            time.sleep(0.05)
-    stream.close()
+        if i % 60 == 0:
+            clock.advance(0.03)  # 2,000 lines a second, in bursts (steps off the 0.1 s grid)
+    rec.close(stream)
     lines = [line for _, _, batch in rec.batches for line in batch]
     assert [line["n"] for line in lines] == list(range(1, 1201))
     assert lines[0] == {"n": 1, "stream": "stdout", "text": "line 1"}
     assert lines[2]["stream"] == "stderr"
     starts = [s for s, _, _ in rec.batches]
     assert max_in_window(starts) <= 10
+    # 0.6 s of lines: one batch at once, then one each 0.1 s, then the rest.
+    assert len(rec.batches) <= 8, [len(b) for _, _, b in rec.batches]
     for (_, end, _), (start, _, _) in pairwise(rec.batches):
-        assert start - end >= 0.1 - 0.005
+        assert start - end >= 0.1 - 1e-9
     assert stream.line_count == 1200 and stream.dropped_lines == 0
 
 
 def test_a_flood_drops_the_oldest_pending_lines_from_the_live_stream_only():
     rec = Recorder(delay=0.05)
-    stream = rec.stream(max_pending=100)
-    for i in range(1, 5001):
+    stream, clock = rec.stream(max_pending=100), rec.clock
+    stream.line("stdout", "1")
+    clock.settle()  # line 1 went at once; the next batch waits its turn
+    for i in range(2, 5001):
         stream.line("stdout", str(i))
-    stream.close()
+    rec.close(stream)
     numbers = [line["n"] for _, _, batch in rec.batches for line in batch]
     assert numbers == sorted(numbers) and numbers[-1] == 5000
+    # Meanwhile only the newest 100 waited: all between 1 and 4901 left the live stream.
+    assert numbers == [1, *range(4901, 5001)]
     assert stream.dropped_lines == 5000 - len(numbers)
     assert stream.line_count == 5000
 
@@ -170,7 +279,7 @@ def test_numbering_continues_from_first_line():
     rec = Recorder()
     stream = rec.stream(first_line=41)
     assert stream.line("system", "attempt 2 of 3") == 42
-    stream.close()
+    rec.close(stream)
     assert rec.batches[0][2] == [{"n": 42, "stream": "system", "text": "attempt 2 of 3"}]
 
 
@@ -223,7 +332,7 @@ def test_report_progress_goes_to_the_current_stream():
             report_progress(None)  # type: ignore[arg-type]
     finally:
         progress.set_current_stream(None)
-        stream.close()
+        rec.close(stream)
     assert [(p, m) for _, _, p, m in rec.progress] == [(33, "a third")]
 
 
@@ -231,7 +340,7 @@ def test_report_progress_goes_to_the_current_stream():
 
 
 def test_shell_streams_lines_in_order_and_turns_progress_lines_into_progress():
-    rec = Recorder()
+    rec = Recorder(real=True)  # the command's reader thread feeds the stream in real time
     stream = rec.stream()
     spawned = []
     outcome = run_shell(
@@ -250,7 +359,7 @@ def test_shell_streams_lines_in_order_and_turns_progress_lines_into_progress():
 
 
 def test_shell_lines_arrive_while_the_command_runs():
-    rec = Recorder()
+    rec = Recorder(real=True)
     stream = rec.stream()
     run_shell({"command": "echo first; sleep 1; echo second"}, 10, 1, 4096, stream=stream)
     stream.close()
