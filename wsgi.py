@@ -25,6 +25,7 @@ elif not UNDER_FLASK_CLI and ASYNC_MODE == "gevent":
     monkey.patch_all()
 
 from webapp import create_app  # noqa: E402
+from webapp.config import drop_setup_secrets  # noqa: E402
 from webapp.extensions import socketio  # noqa: E402
 from webapp.secret_key import InsecureSecretKey  # noqa: E402
 
@@ -33,6 +34,9 @@ try:
 except InsecureSecretKey as exc:
     # A sentence for the operator, not a traceback (web, CLI and gunicorn alike).
     sys.exit(f"Taskpulse will not start: {exc}")
+
+if not UNDER_FLASK_CLI:  # a server (python wsgi.py, gunicorn): it never creates the admin
+    drop_setup_secrets(app.config)
 
 if __name__ == "__main__":
     host = os.environ.get("HOST", "127.0.0.1")

@@ -47,6 +47,9 @@ if ! redis_up; then
 fi
 
 flask --app wsgi db upgrade --seed
+# Only that set-up step creates the first admin: web, worker and scheduler run for long
+# and must not carry the password in their environment (nor hand it to every job).
+unset ADMIN_PASSWORD
 echo
 echo "  Taskpulse is starting on http://127.0.0.1:$PORT/  (Ctrl-C stops web, worker and scheduler)"
 echo "  Sign in as 'admin': the password is ADMIN_PASSWORD if you set it before the first run,"

@@ -57,7 +57,10 @@ class Config:
         self.EVENT_LOG_MAX = int(env.get("TASKPULSE_EVENT_LOG_MAX", "1000000"))
         self.REPLAY_LIMIT = int(env.get("TASKPULSE_REPLAY_LIMIT", "1000"))
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-        self.ADMIN_PASSWORD = env.get("ADMIN_PASSWORD") or None
+        # Only the set-up step (`flask db upgrade`) uses it, to create the first admin:
+        # taken out of the environment so nothing this process starts inherits it, and
+        # dropped from the config by the long-running processes (drop_setup_secrets).
+        self.ADMIN_PASSWORD = env.pop("ADMIN_PASSWORD", None) or None
         # How long a run's state change keeps retrying while the database is away.
         self.DB_RETRY_SECONDS = float(env.get("TASKPULSE_DB_RETRY_SECONDS", "60"))
         # A queued run whose RQ job is gone from Redis this long is queued again.
@@ -81,3 +84,9 @@ class Config:
     def as_dict(self) -> dict:
         """The settings as a mapping for ``app.config.from_mapping``."""
         return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+def drop_setup_secrets(config: dict) -> None:
+    """Forget what only the set-up step needs (ADMIN_PASSWORD): called by the web
+    server, the worker and the scheduler, which run for months."""
+    config.pop("ADMIN_PASSWORD", None)

@@ -24,6 +24,7 @@ from rq.utils import now
 
 from webapp import events, lost_runs
 from webapp import output as live_output
+from webapp.config import drop_setup_secrets
 from webapp.dispatch import redis_connection
 from webapp.extensions import db
 from webapp.models import TaskRun
@@ -82,6 +83,7 @@ class TaskpulseWorker(Worker):
         super().__init__(*args, **kwargs)
         configure_logging()
         self._taskpulse_run_id: int | None = None
+        drop_setup_secrets(app().config)
         with app().app_context():
             events.emitter()
 

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
 from webapp import housekeeping
+from webapp.config import drop_setup_secrets
 from webapp.dispatch import redis_connection
 from webapp.extensions import db
 from webapp.misfire import DEFAULT_GRACE_SECONDS
@@ -177,7 +178,8 @@ def main() -> None:
         settings = settings_from_env(os.environ)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
-    with app_context():
+    with app_context() as flask_app:
+        drop_setup_secrets(flask_app.config)
         connection = redis_connection()
     scheduler = Scheduler(connection, settings)
 

@@ -7,18 +7,23 @@ not a public function of its module (item 8)."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import uuid
+import zlib
+from pathlib import Path
 
 import pytest
+import redis
+import requests
 from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from tests.support.live_client import LiveClient
-from tests.support.processes import Stack, wait_until
+from tests.support.processes import Process, Stack, free_port, wait_until
 from worker.jobenv import ALLOWED_ENV, allowed
 
 JOBS = "tests.e2e.worker_hardening_jobs"
@@ -121,7 +126,7 @@ def test_foreign_jobs_fail_without_running_and_the_worker_carries_on(hard, uniqu
         # An allowed module's function, with an id shaped like a run's: still not the job function.
         (json_queue.enqueue(f"{JOBS}.make_file", str(marks["lookalike"]), job_id="run-987654"), JSONSerializer),
     ]
-    assert pickle.loads(__import__("zlib").decompress(redis.hget(f"rq:job:{jobs[1][0].id}", "data")))
+    assert pickle.loads(zlib.decompress(redis.hget(f"rq:job:{jobs[1][0].id}", "data")))
 
     def status(job, serializer):
         return Job.fetch(job.id, connection=redis, serializer=serializer).get_status()
@@ -186,3 +191,61 @@ def test_switches_of_the_worker_hold_when_its_job_starts(hard, live, unique_name
             worker.stop()
         hard.workers.clear()
         hard.start_worker(env=dict(hard.env, **WORKER_SECRETS))
+
+
+# --- item 2: ADMIN_PASSWORD stays with the set-up step -------------------------------------
+
+
+def processes_with_env(marker: bytes) -> dict[int, tuple[str, bytes]]:
+    """Live processes whose environment contains ``marker``: pid -> (command line, environ)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            found[int(entry.name)] = (cmdline, environ)
+    return found
+
+
+def test_make_run_creates_the_admin_and_keeps_its_password_out_of_web_worker_and_scheduler(
+        redis_server, tmp_path):
+    password = f"first-admin-{uuid.uuid4().hex}"
+    port = free_port()
+    # A Redis database of its own: this worker must not take other tests' jobs.
+    redis_url = redis_server.url.rsplit("/", 1)[0] + "/7"
+    env = dict(os.environ, PORT=str(port), REDIS_URL=redis_url, ADMIN_PASSWORD=password,
+               DATABASE_URL=f"sqlite:///{tmp_path / 'make-run.db'}", SECRET_KEY=uuid.uuid4().hex * 2,
+               PYTHONUNBUFFERED="1")
+    marker = f"REDIS_URL={redis_url}".encode()
+    run = Process("make-run", ["bash", "scripts/run-local.sh"], env, tmp_path).start()
+    try:
+        def services():
+            found = {name: pid for pid, (cmdline, _) in processes_with_env(marker).items()
+                     for name, needle in (("web", "wsgi.py"), ("worker", "rq worker"),
+                                          ("scheduler", "worker.scheduler"))
+                     if needle in cmdline and "/bin/sh" not in cmdline}
+            return found if len(found) == 3 else None
+
+        pids = wait_until(services, 60, what=f"web, worker and scheduler of make run:\n{run.output()[-2000:]}")
+        def healthy() -> bool:
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok
+            except requests.RequestException:
+                return False
+
+        wait_until(healthy, 30, what="the web")
+        for name, pid in pids.items():
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            assert b"ADMIN_PASSWORD=" not in environ and password.encode() not in environ, name
+        # The set-up step did use it: the first admin signs in with it.
+        response = requests.get(f"http://127.0.0.1:{port}/api/tasks", auth=("admin", password), timeout=10)
+        assert response.status_code == 200, response.text
+    finally:
+        run.stop()
+        wait_until(lambda: not processes_with_env(marker), 20, what="make run's processes to end")
+        redis.Redis.from_url(redis_url).flushdb()
