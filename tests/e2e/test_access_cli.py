@@ -61,6 +61,18 @@ def test_a_token_with_an_expiry_works_until_then_and_is_then_refused_as_expired(
                         timeout=10).status_code == 200
 
 
+def test_an_open_socket_of_a_token_is_closed_once_the_token_expires(stack):
+    token = stack.flask("users", "token", OPERATOR[0], "--expires-in", "4s").stdout.strip().splitlines()[-1]
+    client = socketio.Client(reconnection=False)
+    client.connect(stack.base_url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
+    try:
+        assert client.call("subscribe", {"room": "tasks", "since": None}, timeout=10)["ok"] is True
+        # The credential sweep re-checks every open socket at least every 10 s.
+        wait_until(lambda: not client.connected, 30, interval=0.2, what="the server to close the socket")
+    finally:
+        client.disconnect()
+
+
 @pytest.mark.parametrize("value", ["90", "90x", "1.5d", "-1d", "0s", "99999d", "d", "9d; rm -rf /"])
 def test_a_bad_expiry_is_a_clear_cli_error_and_no_token(stack, value):
     result = stack.flask("users", "token", OPERATOR[0], "--expires-in", value, check=False)
