@@ -9,12 +9,18 @@ process it starts, sees no more than a shell command would.
 """
 from __future__ import annotations
 
+import ctypes
 import fnmatch
+import logging
 import os
 from collections.abc import Mapping
 
+log = logging.getLogger(__name__)
+
 # The one allow-list (design.md, "Hardened defaults"): names, or shell-style patterns.
 ALLOWED_ENV = ("PATH", "HOME", "LANG", "LC_*", "TZ", "USER", "LOGNAME", "SHELL", "TMPDIR")
+PR_SET_DUMPABLE = 4  # <linux/prctl.h>
+PR_GET_DUMPABLE = 3
 # What every job is told about itself.
 RUN_ID_VAR = "TASKPULSE_RUN_ID"
 TASK_VAR = "TASKPULSE_TASK"
@@ -48,3 +54,22 @@ def confine_process(env: Mapping[str, str]) -> None:
     its one job: the worker's own environment is untouched)."""
     os.environ.clear()
     os.environ.update(env)
+
+
+def hide_from_jobs() -> bool:
+    """Make this process (the worker) and the work horses it forks non-dumpable, so a
+    job running as the same user cannot read their ``/proc/<pid>/environ`` (which keeps
+    the environment the process started with, secrets included) or attach a debugger.
+    A job's own command is dumpable again once it is exec'd, with its confined
+    environment. Root can still read everything: run workers as a user of their own.
+
+    Returns True when the flag was set (Linux), False elsewhere.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+    except (OSError, AttributeError) as exc:
+        log.warning("could not hide the worker's environment from jobs (%s)", exc)
+        return False
+    return True

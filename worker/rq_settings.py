@@ -11,6 +11,14 @@ from typing import Any
 
 from webapp.config import Config
 from webapp.redis_urls import rq_settings
+from webapp.secret_key import InsecureSecretKey, check_secret_key
+
+# RQ imports this module as the worker starts: a worker with a placeholder SECRET_KEY
+# stops here with one sentence, as the web process and the scheduler do.
+try:
+    check_secret_key()
+except InsecureSecretKey as exc:
+    raise SystemExit(f"taskpulse worker: {exc}") from None
 
 # Config, so the default URL is the one every other Taskpulse process uses.
 _settings: dict[str, Any] = rq_settings(Config().REDIS_URL)

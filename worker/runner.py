@@ -83,6 +83,7 @@ class TaskpulseWorker(Worker):
         super().__init__(*args, **kwargs)
         configure_logging()
         self._taskpulse_run_id: int | None = None
+        jobenv.hide_from_jobs()
         drop_setup_secrets(app().config)
         with app().app_context():
             events.emitter()

@@ -35,6 +35,7 @@ from webapp.scheduling import (
     fire_task,
     release_held_runs,
 )
+from webapp.secret_key import InsecureSecretKey, check_secret_key
 from webapp.timeutil import utcnow
 
 from .context import app_context
@@ -176,8 +177,9 @@ def main() -> None:
     configure_logging()
     try:
         settings = settings_from_env(os.environ)
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from None
+        check_secret_key()
+    except (ValueError, InsecureSecretKey) as exc:
+        raise SystemExit(f"taskpulse scheduler: {exc}") from None
     with app_context() as flask_app:
         drop_setup_secrets(flask_app.config)
         connection = redis_connection()

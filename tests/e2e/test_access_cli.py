@@ -114,13 +114,18 @@ def shipped_placeholder() -> str:
 
 
 @pytest.mark.parametrize("key", [shipped_placeholder(), "too-short-a-key"], ids=["shipped-placeholder", "short"])
-def test_the_web_process_and_the_cli_refuse_a_placeholder_or_short_secret_key(stack, key):
+def test_every_process_and_the_cli_refuse_a_placeholder_or_short_secret_key(stack, key):
     env = dict(stack.env, SECRET_KEY=key, PORT="9")
     web = subprocess.run([str(VENV_BIN / "python"), "wsgi.py"], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=60)
     cli = subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "users", "list"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=60)
-    for result in (web, cli):
+    worker = subprocess.run([str(VENV_BIN / "rq"), "worker", "-w", "worker.runner.TaskpulseWorker",
+                             "-c", "worker.rq_settings", "--burst", "taskpulse"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    scheduler = subprocess.run([str(VENV_BIN / "python"), "-m", "worker.scheduler"], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=60)
+    for result in (web, cli, worker, scheduler):
         assert result.returncode != 0
         assert "SECRET_KEY" in result.stderr and "Traceback" not in result.stderr, result.stderr
         assert "Taskpulse serving" not in result.stdout and "admin" not in result.stdout

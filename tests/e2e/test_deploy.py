@@ -21,11 +21,11 @@ def test_procfile_runs_web_worker_and_scheduler(redis_server, tmp_path):
         "REDIS_URL": redis_server.url,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'procfile.db'}",
         "SECRET_KEY": "procfile-test-secret-0123456789abcdef",
-        "ADMIN_PASSWORD": ADMIN[1],
         "PYTHONUNBUFFERED": "1",
     }
-    subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "db", "create"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    # Only the set-up step reads ADMIN_PASSWORD; the Procfile's processes never get it.
+    subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "db", "create"], cwd=ROOT,
+                   env=dict(env, ADMIN_PASSWORD=ADMIN[1]), check=True, capture_output=True)
     honcho = Process("honcho", [str(VENV_BIN / "honcho"), "start", "-f", str(ROOT / "Procfile")], env, tmp_path)
     honcho.start()
     base = f"http://127.0.0.1:{port}"

@@ -66,3 +66,17 @@ def test_an_exception_inside_the_kind_ends_the_command_group():
     (pgid,) = groups
     # Both sleeps (the shell's child and its background job) are gone, not orphaned.
     wait_until(lambda: not group_members(pgid), 5, what=f"process group {pgid} to end")
+
+
+def test_the_worker_hides_its_environment_from_jobs_of_its_user():
+    """A non-dumpable worker (and its forked horses): /proc/<pid>/environ, which keeps
+    the secrets it started with, is not readable by a job running as the same user."""
+    import subprocess
+    import sys
+
+    probe = ("import ctypes; from worker import jobenv; ok = jobenv.hide_from_jobs(); "
+             "libc = ctypes.CDLL(None); import os; pid = os.fork()\n"
+             "if pid == 0: os._exit(libc.prctl(jobenv.PR_GET_DUMPABLE, 0, 0, 0, 0))\n"
+             "print(ok, libc.prctl(jobenv.PR_GET_DUMPABLE, 0, 0, 0, 0), os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+    assert done.stdout.split() == ["True", "0", "0"], done.stderr  # the worker, and a forked horse
