@@ -1,11 +1,16 @@
 """The live system plus scheduler processes, for the scheduler's whole-system tests and
 ``bench/schedule_lag.py``: start and kill schedulers, find the leader, read runs with
-their exact times straight from the database (the API rounds times to the second)."""
+their exact times straight from the database (the API rounds times to the second).
+
+The tests wait for what the system does rather than for a time: a run for a given
+fire, a task's ``next_run_at`` moving past an instant (the leader handled those fires,
+with a run or without), every run ended, a line in a scheduler's log."""
 from __future__ import annotations
 
 import os
 import signal
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +18,7 @@ from typing import Any
 from sqlalchemy import create_engine, select
 
 from tests.support.processes import VENV_BIN, Process, RedisServer, Stack, wait_until
-from webapp.models import Task, TaskRun
+from webapp.models import TERMINAL_STATUSES, Task, TaskRun
 from webapp.scheduler_state import LEADER_KEY
 from webapp.timeutil import as_utc
 
@@ -116,6 +121,32 @@ class SchedulerSystem:
             return runs if len(runs) >= count else None
         return wait_until(enough, timeout, interval=0.1, what=f"{count} runs of task {task_id} with {match}")
 
+    def wait_fired(self, task_id: int, instant: datetime, timeout: float) -> list[dict[str, Any]]:
+        """Wait until the task has a run for a fire at or after ``instant``; its runs.
+
+        The leader handles a task's fires in order (each moves ``next_run_at`` on), so
+        every fire before that one has been handled too: made its run, or none."""
+        return wait_until(lambda: (runs := self.runs(task_id)) and
+                          any(r["scheduled_for"] is not None and r["scheduled_for"] >= instant for r in runs)
+                          and runs,
+                          timeout, interval=0.1, what=f"a run of task {task_id} for a fire at or after {instant}")
+
+    def wait_advanced(self, task_id: int, instant: datetime, timeout: float) -> dict[str, Any]:
+        """Wait until the task's ``next_run_at`` is past ``instant``: a leader has handled
+        every fire of the task up to it, with a run or (paused, disabled, missed) without.
+
+        It proves the scheduler ran then, which a sleep cannot: a test that asserts no
+        run came waits for this first. The task row is returned."""
+        return wait_until(lambda: (t := self.task(task_id))["next_run_at"] is not None and
+                          t["next_run_at"] > instant and t,
+                          timeout, interval=0.1, what=f"task {task_id}'s next_run_at to pass {instant}")
+
+    def wait_ended(self, task_ids: Iterable[int], timeout: float) -> None:
+        """Wait until every run of the tasks has a terminal status."""
+        ids = list(task_ids)
+        wait_until(lambda: all(r["status"] in TERMINAL_STATUSES for t in ids for r in self.runs(t)),
+                   timeout, interval=0.1, what=f"every run of tasks {ids} to end")
+
     def logs(self) -> str:
         parts = [self.stack.logs()]
         parts += [f"===== {p.name} =====\n{p.output()[-4000:]}" for p in self.schedulers]
@@ -123,5 +154,6 @@ class SchedulerSystem:
 
 
 def sleep_until(deadline: float) -> None:
-    """Sleep until the ``time.time()`` instant ``deadline``."""
+    """Sleep until the ``time.time()`` instant ``deadline`` (for an outage that must last
+    until then, not to wait for something to happen)."""
     time.sleep(max(0.0, deadline - time.time()))

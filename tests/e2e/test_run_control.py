@@ -168,7 +168,7 @@ def watchers():
 
 
 def test_stop_mid_run_ends_stopped_and_its_processes_are_gone(rc, live_client_factory, unique_name,
-                                                              redis_server):
+                                                              redis_server, watchers):
     client = live_client_factory(rc.base_url)
     sleep = marker()
     task = rc.create_task(unique_name, f"echo started; sleep {sleep} & sleep {sleep}; echo never")
@@ -176,7 +176,7 @@ def test_stop_mid_run_ends_stopped_and_its_processes_are_gone(rc, live_client_fa
     client.wait_status(run_id, "running")
     pids = procs_of(redis_server, run_id, "horse", "group")
     wait_until(lambda: len(group_members(pids["group"])) >= 3, 10, what="the command and its two sleeps")
-    time.sleep(0.3)  # let "started" reach Redis
+    watchers(rc.base_url, run_id).wait_for_line(1, 10)  # "started" has reached Redis
 
     started = time.monotonic()
     response = rc.api("POST", f"/runs/{run_id}/stop")
@@ -239,10 +239,16 @@ def test_cancel_while_queued_and_the_job_never_runs(rc, live_client_factory, uni
     assert job.get_status() == "canceled"
 
     client.wait_status(blocker_run, "success", timeout=20)
-    # The worker is idle now: a job still on the queue would start at once.
+    # The worker is idle now: a job still on the queue would start at once, before the
+    # probe queued after it, so its events would come before the probe's end.
     done = rc.create_task(unique_name + "-probe", "true")
-    client.wait_status(run_now(rc, done["id"]), "success")
-    time.sleep(0.5)
+    probe_end = client.wait_status(run_now(rc, done["id"]), "success")["seq"]
+    logged = rc.api("GET", f"/events?since={client.acks[0]['head']}&limit=5000").json()["events"]
+    assert [e["status"] for e in logged if e["run_id"] == victim_run] == ["queued", "canceled"]
+    # The client has had every event up to the probe's end (events from several
+    # processes may arrive out of order), so none of the victim's is still on its way.
+    before_end = {e["seq"] for e in logged if e["seq"] <= probe_end}
+    client.wait_for(lambda c: before_end <= c.seen, 10, "every event up to the probe's end")
     assert [e["status"] for e in status_events(client, victim_run)] == ["queued", "canceled"]
     assert not ran.exists()
     assert rc.api("POST", f"/runs/{victim_run}/stop").status_code == 409
@@ -432,7 +438,10 @@ def test_prune_keeps_the_head_and_each_tasks_newest_run(rc, live_client_factory,
     second = run_now(rc, task["id"])
     client.wait_status(second, "success")
     head = rc.api("GET", "/events?since=0&limit=1").json()["head"]
-    time.sleep(1.2)
+    # Older than one second by the time prune looks: every event but the head, every
+    # run but the newest (the second run's end, the head, came when the client saw it).
+    seen_end = client.wait_status(second, "success")["_received"]
+    wait_until(lambda: time.time() > seen_end + 1.05, 2, interval=0.02, what="the runs to be a second old")
     result = rc.flask("db", "prune", "--days", str(1 / 86400))  # older than one second
     pruned_runs = int(result.stdout.split()[1])
     assert pruned_runs >= 1, result.stdout
@@ -447,13 +456,14 @@ def test_prune_keeps_the_head_and_each_tasks_newest_run(rc, live_client_factory,
 # --- lost runs (these kill the worker; each starts a fresh one) --------------------------
 
 
-def test_sigkill_of_the_work_horse_fails_the_run_at_once(rc, live_client_factory, unique_name, redis_server):
+def test_sigkill_of_the_work_horse_fails_the_run_at_once(rc, live_client_factory, unique_name, redis_server,
+                                                        watchers):
     client = live_client_factory(rc.base_url)
     task = rc.create_task(unique_name, f"echo up; sleep {marker()}")
     run_id = run_now(rc, task["id"])
     client.wait_status(run_id, "running")
     pids = procs_of(redis_server, run_id, "horse", "group")
-    time.sleep(0.3)
+    watchers(rc.base_url, run_id).wait_for_line(1, 10)  # "up" has reached Redis
     started = time.monotonic()
     os.kill(pids["horse"], signal.SIGKILL)
     final = client.wait_status(run_id, "failed", timeout=20)
