@@ -4,11 +4,14 @@ the Socket.IO server and a forking rq worker, on a private redis-server.
 Claims: fires come on time and each exactly once with several schedulers (even while
 leadership changes hands), a SIGKILLed leader is replaced within 10 s, missed fires give
 one catch-up run (or none), and pause/disable hold fires without a burst afterwards.
+
+No test sleeps and then counts: each waits for the runs (or, to show that no run came,
+for the leader to have handled the fires in question: ``next_run_at`` moved past them),
+and measures windows on the runs' own times.
 """
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
@@ -17,6 +20,7 @@ import pytest
 
 from tests.e2e.scheduler_support import SchedulerSystem, sleep_until
 from tests.support.processes import wait_until
+from webapp.scheduler_state import LEADER_KEY
 
 UTC = timezone.utc
 
@@ -60,11 +64,13 @@ def test_every_two_seconds_fires_ten_times_in_twenty_seconds(system, unique_name
     system.start_scheduler()
     system.wait_for_leader()
     task = system.create_task(unique_name, schedule={"type": "interval", "seconds": 2})
-    time.sleep(1)  # let the first fire settle before the window opens
-    opened = utcnow()
-    time.sleep(20)
-    closed = utcnow()
-    time.sleep(2)  # the last fires of the window finish
+    # The window opens when the first run is queued and lasts 20 s. It is decided once
+    # next_run_at reaches its end: every fire due before then has been handled (a run
+    # is committed with the move of next_run_at), and none after can be queued in it.
+    opened = system.wait_runs(task["id"], 1, 10)[0]["queued_at"]
+    closed = opened + timedelta(seconds=20)
+    system.wait_advanced(task["id"], closed - timedelta(microseconds=1), 35)
+    system.wait_ended([task["id"]], 10)
     runs = system.runs(task["id"])
     in_window = [r for r in runs if opened <= r["queued_at"] < closed]
     # A 20 s window holds exactly 10 fire instants of a 2 s grid; counting by when runs
@@ -89,29 +95,45 @@ def test_three_schedulers_enqueue_each_fire_exactly_once(system, unique_name, re
     every_2s = system.create_task(unique_name + "-2s", schedule={"type": "interval", "seconds": 2})
     every_3s = system.create_task(unique_name + "-3s", overlap="queue",
                                   schedule={"type": "interval", "seconds": 3})
-    started = time.time()
-    sleep_until(started + 30)
+    tasks = (every_1s, every_2s, every_3s)
+    started = utcnow()
+    # First half: 30 s of fires (the 1 s task's runs are the clock) under one leader.
+    system.wait_fired(every_1s["id"], started + timedelta(seconds=30), 45)
     # Second half: force leadership to change hands every ~0.7 s. The deposed leader may
     # still be mid-tick while the next one fires: the database guards must hold alone.
     stop_churn = threading.Event()
-    tokens = set()
+    deposed: Counter[str] = Counter()  # token -> how often its lock was taken away
 
     def churn():
         client = system.redis.client()
         while not stop_churn.wait(0.7):
-            tokens.add(system.leader())
-            client.delete("taskpulse:scheduler:leader")
+            token = client.getdel(LEADER_KEY)
+            if token:
+                deposed[token.decode()] += 1
 
     churner = threading.Thread(target=churn, daemon=True)
     churner.start()
-    sleep_until(started + 60)
-    stop_churn.set()
-    churner.join()
-    for task in (every_1s, every_2s, every_3s):
+    try:
+        system.wait_fired(every_1s["id"], started + timedelta(seconds=60), 45)
+    finally:
+        stop_churn.set()
+        churner.join()
+    for task in tasks:
         system.stack.api("PATCH", f"/tasks/{task['id']}", json={"enabled": False})
-    time.sleep(4)
+    disabled_at = utcnow()
+    # Before counting, every tick that could still add a run must be over. A deposed
+    # leader notices at its next turn of the loop, after its tick, and logs it: one line
+    # each time its lock was taken.
+    wait_until(lambda: all(system.process_of(token).output().count("lost the leader lock") >= times
+                           for token, times in deposed.items()),
+               10, interval=0.1, what="every deposed leader to finish its tick and notice")
+    # The leader ticks on past the disable: the 1 s task's next_run_at moves past a fire
+    # after it (disabled tasks only advance), in a tick that began after it, so the one
+    # in progress then has ended.
+    system.wait_advanced(every_1s["id"], disabled_at + timedelta(seconds=1), 10)
+    system.wait_ended([t["id"] for t in tasks], 15)
 
-    assert len(tokens - {None}) >= 2, "leadership did change hands"
+    assert len(deposed) >= 2, "leadership did change hands"
     for task, period in ((every_1s, 1), (every_2s, 2), (every_3s, 3)):
         runs = system.runs(task["id"])
         assert_one_run_per_fire(runs)
@@ -140,8 +162,9 @@ def test_sigkilled_leader_is_replaced_within_ten_seconds(system, unique_name):
         lambda: next((r for r in system.runs(task["id"]) if r["queued_at"] > killed), None),
         10 - (utcnow() - killed).total_seconds(), what="a fire after the kill")
     assert (first_after["queued_at"] - killed).total_seconds() < 10
-    time.sleep(3)
-    runs = system.runs(task["id"])
+    # Decided once the grid goes on after that run: a burst for the fires missed
+    # meanwhile would come before any fire after it (a task's fires go in order).
+    runs = system.wait_fired(task["id"], first_after["queued_at"] + timedelta(microseconds=1), 10)
     assert_one_run_per_fire(runs)
     # The ~5 fires due while nobody led became one run, not a burst.
     assert_no_burst([r for r in runs if r["queued_at"] > killed])
@@ -160,22 +183,26 @@ def test_missed_fires_give_one_catch_up_run_or_none(system, unique_name, live_cl
     skip = system.create_task(unique_name + "-once-skip", schedule=once, misfire="skip")
     frequent = system.create_task(unique_name + "-2s", schedule={"type": "interval", "seconds": 2})
     # Down until the one-off fire is 14 s late: past "on time" (10 s), within the grace.
+    # (This is the outage itself, not a wait for something to happen.)
     sleep_until(at.timestamp() + 14)
     system.start_scheduler()
     system.wait_for_leader()
     back = utcnow()
-    time.sleep(3)
 
     [run] = system.wait_runs(catch_up["id"], 1, 10, status="success")
     assert run["scheduled_for"] == at and run["trigger"] == "schedule"
+    # The skipped one-off made no run, so pages learn its next_run_at from task_changed;
+    # that event also says the leader has handled it (next_run_at None: it cannot fire).
+    wait_until(lambda: any(c["task_id"] == skip["id"] and c["action"] == "updated"
+                           and c["task"]["next_run_at"] is None for c in changes),
+               10, what="task_changed of the skipped one-off")
+    assert system.task(skip["id"])["next_run_at"] is None and system.task(catch_up["id"])["next_run_at"] is None
     assert system.runs(catch_up["id"]) == [run]
     assert system.runs(skip["id"]) == []
-    assert system.task(skip["id"])["next_run_at"] is None and system.task(catch_up["id"])["next_run_at"] is None
-    # The skipped one-off made no run, so pages learn its next_run_at from task_changed.
-    assert any(c["task_id"] == skip["id"] and c["action"] == "updated" and c["task"]["next_run_at"] is None
-               for c in changes), changes
-    # About eight 2 s fires were missed: one run for the latest, then the grid again.
-    runs = system.runs(frequent["id"])
+    # About eight 2 s fires were missed: one run for the latest, then the grid again
+    # (decided at the first fire after that run: a burst would come before it).
+    first = system.wait_runs(frequent["id"], 1, 10)[0]
+    runs = system.wait_fired(frequent["id"], first["queued_at"] + timedelta(microseconds=1), 10)
     assert 1 <= len(runs) <= 4 and runs[0]["queued_at"] < back + timedelta(seconds=1)
     assert runs[0]["scheduled_for"] > at + timedelta(seconds=10)  # the latest missed fire
     assert_no_burst(runs)
@@ -197,9 +224,15 @@ def test_pause_and_disable_hold_fires_and_resume_without_a_burst(system, unique_
     with app.app_context():
         assert pause_scheduler(by="test")["paused"] is True
     assert system.stack.api("PATCH", f"/tasks/{disabled['id']}", json={"enabled": False}).ok
-    time.sleep(1)
+    # A tick that handles a fire due after this began after the pause (and after the
+    # one, if any, in progress at it): from then on every tick sees the pause.
+    switched = utcnow()
+    system.wait_advanced(paused_task["id"], switched + timedelta(seconds=1), 10)
     paused_at = utcnow()
-    time.sleep(4)
+    # Four fires of each then pass: the leader handles them (next_run_at moves past
+    # them), which proves it ran meanwhile, and makes no run.
+    for task in (paused_task, disabled):
+        system.wait_advanced(task["id"], paused_at + timedelta(seconds=4), 10)
     assert [r for r in system.runs(paused_task["id"]) if r["queued_at"] > paused_at] == []
     assert [r for r in system.runs(disabled["id"]) if r["queued_at"] > paused_at] == []
     # Run Now still works while paused and while disabled.
@@ -213,11 +246,14 @@ def test_pause_and_disable_hold_fires_and_resume_without_a_burst(system, unique_
         assert resume_scheduler(by="test")["paused"] is False
     assert system.stack.api("PATCH", f"/tasks/{disabled['id']}", json={"enabled": True}).ok
     resumed = utcnow()
-    time.sleep(3.5)
     for task in (paused_task, disabled):
-        after = [r for r in system.runs(task["id"]) if r["queued_at"] > resumed and r["trigger"] == "schedule"]
-        # ~3 fires in 3.5 s, each for a fire after the resume: nothing from the pause.
-        assert 2 <= len(after) <= 4, after
+        # Decided once a run for a fire 3 s after the resume is there: the fires before
+        # it, and any catch-up the pause could have caused, have been handled.
+        runs = system.wait_fired(task["id"], resumed + timedelta(seconds=3), 10)
+        after = [r for r in runs if r["queued_at"] > resumed and r["trigger"] == "schedule"]
+        # ~3 fires in 3 s, each for a fire after the resume: nothing from the pause.
+        in_window = [r for r in after if r["scheduled_for"] < resumed + timedelta(seconds=3)]
+        assert 2 <= len(in_window) <= 4, after
         assert all(r["scheduled_for"] > resumed - timedelta(seconds=1) for r in after), after
     with app.app_context():
         from webapp.extensions import db
