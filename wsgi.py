@@ -25,9 +25,9 @@ elif not UNDER_FLASK_CLI and ASYNC_MODE == "gevent":
     monkey.patch_all()
 
 from webapp import create_app  # noqa: E402
-from webapp.config import drop_setup_secrets  # noqa: E402
-from webapp.extensions import socketio  # noqa: E402
-from webapp.secret_key import InsecureSecretKey  # noqa: E402
+from webapp.core.config import drop_setup_secrets  # noqa: E402
+from webapp.core.extensions import socketio  # noqa: E402
+from webapp.core.secret_key import InsecureSecretKey  # noqa: E402
 
 try:
     app = create_app({"ASYNC_MODE": "threading"} if UNDER_FLASK_CLI else None)

@@ -327,10 +327,10 @@ def drive_runs(env: dict[str, str], rate: float, seconds: float, report: "multip
     first run is due and ``("done", figures)`` at the end."""
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")})
     from webapp import create_app
-    from webapp.events import publish
-    from webapp.extensions import db
-    from webapp.models import Task
-    from webapp.runs import open_run, update_task_status
+    from webapp.core.extensions import db
+    from webapp.core.models import Task
+    from webapp.live.events import publish
+    from webapp.runs.state import open_run, update_task_status
 
     app = create_app({"ASYNC_MODE": "threading"})
     with app.app_context():

@@ -11,8 +11,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from webapp.extensions import db
-from webapp.schema import VERSION_TABLE
+from webapp.core.extensions import db
+from webapp.core.schema import VERSION_TABLE
 
 config = context.config
 if config.config_file_name and not logging.getLogger().handlers:

@@ -12,14 +12,14 @@ mkdir -p -m 700 instance
 chmod 700 instance
 if [ -z "${SECRET_KEY:-}" ]; then
   # Kept in instance/ so sessions survive a restart.
-  SECRET_KEY="$(python -m webapp.instance_files secret-key instance)"
+  SECRET_KEY="$(python -m webapp.core.instance_files secret-key instance)"
   export SECRET_KEY
 fi
 
 redis_up() {
   python - "$REDIS_URL" <<'PY'
 import sys
-from webapp import redis_urls
+from webapp.core import redis_urls
 try:
     redis_urls.connect(sys.argv[1], socket_connect_timeout=1).ping()
 except Exception:

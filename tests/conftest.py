@@ -44,8 +44,9 @@ def redis_server(tmp_path_factory):
 @pytest.fixture
 def app(tmp_path, redis_server):
     """A Flask app on a fresh SQLite file, using the private Redis (unit tests)."""
-    from webapp import create_app, users
-    from webapp.extensions import db
+    from webapp import create_app
+    from webapp.access import users
+    from webapp.core.extensions import db
 
     app = create_app({
         "TESTING": True,

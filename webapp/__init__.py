@@ -5,18 +5,20 @@ from typing import Any
 
 from flask import Flask
 
-from .config import ROOT, Config
+from webapp.core.config import ROOT, Config
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the standalone Flask app. Only wires: no database work, no network."""
     from flask_migrate import Migrate
 
-    from . import cli, schema, security
-    from .extensions import db
-    from .mount import mount
-    from .secret_key import check_secret_key
-    from .views import api
+    from webapp.access import headers as security
+    from webapp.cli import groups as cli
+    from webapp.core import schema
+    from webapp.core.extensions import db
+    from webapp.core.secret_key import check_secret_key
+    from webapp.web import api
+    from webapp.web.mount import mount
 
     if "SECRET_KEY" not in (test_config or {}):
         check_secret_key()

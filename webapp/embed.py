@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from .host_login import HostLogin, HostUser
-from .mount import Mounted, mount
+from webapp.access.host_login import HostLogin, HostUser, Mounted
+from webapp.web.mount import mount
 
 __all__ = ["Taskpulse", "HostUser"]
 
@@ -52,7 +52,7 @@ class Taskpulse:
         (``REDIS_URL``, ``ASYNC_MODE``, ...; see the README). The app's own database,
         secret key and cookie settings are used as they are.
         """
-        from . import cli
+        from webapp.cli import groups as cli
 
         if url_prefix.strip("/") == "":
             raise ValueError("an embedded Taskpulse needs a URL prefix such as '/taskpulse'")

@@ -16,9 +16,9 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from webapp import output as live_output
-from webapp.runs import UnknownRun, run_id_from_job_id, update_task_status
-from webapp.timeutil import utcnow
+from webapp.core.timeutil import utcnow
+from webapp.runs import output as live_output
+from webapp.runs.state import UnknownRun, run_id_from_job_id, update_task_status
 
 from .context import app_context
 

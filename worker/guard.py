@@ -13,8 +13,8 @@ from typing import Any
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from webapp.dispatch import CALLBACKS, JOB_FUNCTION
-from webapp.runs import run_id_from_job_id
+from webapp.runs.dispatch import CALLBACKS, JOB_FUNCTION
+from webapp.runs.state import run_id_from_job_id
 
 ALLOWED_CALLBACKS = frozenset(CALLBACKS.values())
 

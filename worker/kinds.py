@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from webapp.output import MAX_LINE_CHARS, tail
+from webapp.runs.output import MAX_LINE_CHARS, tail
 
 from . import jobenv, procs
 from .progress import parse_progress_line
@@ -251,7 +251,7 @@ def run_python(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: in
                on_spawn: Callable[[int], None] | None = None,
                env: Mapping[str, str] | None = None) -> Outcome:
     """Call ``module:function(**kwargs)``: the module's allow-listing is checked before the
-    job gets here (:func:`webapp.task_input.run_refusal`), the function by
+    job gets here (:func:`webapp.runs.switches.run_refusal`), the function by
     :func:`resolve_callable`.
 
     RQ's job timeout bounds the call. The return value, as text, is the run's output. The

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.config import Config
-from webapp.redis_urls import rq_settings
-from webapp.secret_key import InsecureSecretKey, check_secret_key
+from webapp.core.config import Config
+from webapp.core.redis_urls import rq_settings
+from webapp.core.secret_key import InsecureSecretKey, check_secret_key
 
 # RQ imports this module as the worker starts: a worker with a placeholder SECRET_KEY
 # stops here with one sentence, as the web process and the scheduler do.

@@ -22,14 +22,15 @@ from rq.job import Job, JobStatus, get_current_job
 from rq.serializers import JSONSerializer
 from rq.utils import now
 
-from webapp import events, lost_runs
-from webapp import output as live_output
-from webapp.config import drop_setup_secrets
-from webapp.dispatch import redis_connection
-from webapp.extensions import db
-from webapp.models import TaskRun
-from webapp.runs import UnknownRun, run_id_from_job_id, update_task_status
-from webapp.task_input import run_refusal
+from webapp.core.config import drop_setup_secrets
+from webapp.core.extensions import db
+from webapp.core.models import TaskRun
+from webapp.core.redis import redis_connection
+from webapp.live import events
+from webapp.runs import liveness
+from webapp.runs import output as live_output
+from webapp.runs.state import UnknownRun, run_id_from_job_id, update_task_status
+from webapp.runs.switches import run_refusal
 
 from . import guard, jobenv, kinds, procs, progress
 from .callbacks import next_attempt
@@ -76,8 +77,8 @@ class TaskpulseWorker(Worker):
                 "serializer %r ignored: Taskpulse's worker reads jobs as JSON only", serializer)
         kwargs["serializer"] = JSONSerializer
         # Beat while a job runs often enough for the lost-run sweep (RQ's default is 30 s).
-        interval = kwargs.get("job_monitoring_interval") or lost_runs.BEAT_SECONDS
-        kwargs["job_monitoring_interval"] = min(int(interval), lost_runs.BEAT_SECONDS)
+        interval = kwargs.get("job_monitoring_interval") or liveness.BEAT_SECONDS
+        kwargs["job_monitoring_interval"] = min(int(interval), liveness.BEAT_SECONDS)
         maintenance = kwargs.get("maintenance_interval") or MAINTENANCE_SECONDS
         kwargs["maintenance_interval"] = min(int(maintenance), MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
@@ -102,7 +103,7 @@ class TaskpulseWorker(Worker):
             log.warning("worker %s: heartbeat failed, Redis unavailable (%s)", self.name, exc)
             return
         try:
-            lost_runs.beat(pipeline if pipeline is not None else self.connection, self.name)
+            liveness.beat(pipeline if pipeline is not None else self.connection, self.name)
         except Exception:  # Redis trouble surfaces in RQ's own calls
             log.debug("worker %s: liveness beat failed", self.name, exc_info=True)
 

@@ -4,9 +4,9 @@ Redis leader lock fires, the others wait to take over.
 
 The lock has a short TTL renewed every tick, so a leader killed with SIGKILL is replaced
 within ``LEADER_TTL_MS`` plus one tick. A leader that stalls past its TTL while another
-takes over cannot double a fire either: see :mod:`webapp.scheduling` for the guards.
+takes over cannot double a fire either: see :mod:`webapp.scheduling.fire` for the guards.
 Redis or the database away: the loop logs, keeps ticking, and resumes when they return
-(fires missed meanwhile follow the misfire rule of :mod:`webapp.misfire`).
+(fires missed meanwhile follow the misfire rule of :mod:`webapp.scheduling.misfire`).
 """
 from __future__ import annotations
 
@@ -22,21 +22,21 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
-from webapp import housekeeping
-from webapp.config import drop_setup_secrets
-from webapp.dispatch import redis_connection
-from webapp.extensions import db
-from webapp.misfire import DEFAULT_GRACE_SECONDS
-from webapp.scheduler_state import LEADER_KEY, scheduler_paused
-from webapp.scheduling import (
+from webapp.core.config import drop_setup_secrets
+from webapp.core.extensions import db
+from webapp.core.redis import redis_connection
+from webapp.core.secret_key import InsecureSecretKey, check_secret_key
+from webapp.core.timeutil import utcnow
+from webapp.runs import housekeeping
+from webapp.scheduling.fire import (
     FireSettings,
     due_task_ids,
     earliest_next_run,
     fire_task,
     release_held_runs,
 )
-from webapp.secret_key import InsecureSecretKey, check_secret_key
-from webapp.timeutil import utcnow
+from webapp.scheduling.misfire import DEFAULT_GRACE_SECONDS
+from webapp.scheduling.pause import LEADER_KEY, scheduler_paused
 
 from .context import app_context
 from .runner import configure_logging

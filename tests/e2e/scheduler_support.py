@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import create_engine, select
 
 from tests.support.processes import VENV_BIN, Process, RedisServer, Stack, wait_until
-from webapp.models import TERMINAL_STATUSES, Task, TaskRun
-from webapp.scheduler_state import LEADER_KEY
-from webapp.timeutil import as_utc
+from webapp.core.models import TERMINAL_STATUSES, Task, TaskRun
+from webapp.core.timeutil import as_utc
+from webapp.scheduling.pause import LEADER_KEY
 
 
 class SchedulerSystem:

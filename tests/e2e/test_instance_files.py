@@ -29,7 +29,7 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_the_generated_secret_key_and_its_directory_are_private(tmp_path):
     instance = tmp_path / "instance"
-    command = [str(VENV_BIN / "python"), "-m", "webapp.instance_files", "secret-key", str(instance)]
+    command = [str(VENV_BIN / "python"), "-m", "webapp.core.instance_files", "secret-key", str(instance)]
     key = run(command, dict(os.environ)).stdout.strip()
     assert len(key) == 64 and int(key, 16)
     assert mode(instance) == 0o700 and mode(instance / "secret_key") == 0o600
@@ -38,7 +38,7 @@ def test_the_generated_secret_key_and_its_directory_are_private(tmp_path):
 
 def test_make_run_takes_its_secret_key_from_there():
     script = (ROOT / "scripts" / "run-local.sh").read_text()
-    assert "python -m webapp.instance_files secret-key instance" in script
+    assert "python -m webapp.core.instance_files secret-key instance" in script
     assert "> instance/secret_key" not in script
 
 
@@ -48,7 +48,7 @@ def test_a_world_readable_key_left_by_an_older_release_is_tightened(tmp_path):
     (instance / "secret_key").write_text("ab" * 32 + "\n")
     (instance / "secret_key").chmod(0o644)
     instance.chmod(0o755)
-    key = run([str(VENV_BIN / "python"), "-m", "webapp.instance_files", "secret-key", str(instance)],
+    key = run([str(VENV_BIN / "python"), "-m", "webapp.core.instance_files", "secret-key", str(instance)],
               dict(os.environ)).stdout.strip()
     assert key == "ab" * 32
     assert mode(instance) == 0o700 and mode(instance / "secret_key") == 0o600

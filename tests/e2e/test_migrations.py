@@ -138,8 +138,8 @@ def test_upgrade_keeps_every_row_of_a_first_release_database(empty_database):
     # The data is usable, not just present: the old user and token sign in, the task, its
     # run and output, the event log and the audit log read back through the app.
     from webapp import create_app
-    from webapp.extensions import db
-    from webapp.models import Event, Task
+    from webapp.core.extensions import db
+    from webapp.core.models import Event, Task
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "ASYNC_MODE": "threading",
                       "REDIS_URL": "redis://127.0.0.1:1/0", "TESTING": True})
@@ -173,8 +173,8 @@ def test_the_revisions_build_exactly_the_schema_of_the_models(empty_database):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from webapp.extensions import db
-    from webapp.schema import VERSION_TABLE
+    from webapp.core.extensions import db
+    from webapp.core.schema import VERSION_TABLE
 
     url = empty_database
     make_first_release_database(url)

@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.scheduler_support import SchedulerSystem, sleep_until
 from tests.support.processes import wait_until
-from webapp.scheduler_state import LEADER_KEY
+from webapp.scheduling.pause import LEADER_KEY
 
 UTC = timezone.utc
 
@@ -211,7 +211,7 @@ def test_missed_fires_give_one_catch_up_run_or_none(system, unique_name, live_cl
 
 def test_pause_and_disable_hold_fires_and_resume_without_a_burst(system, unique_name):
     from webapp import create_app
-    from webapp.scheduler_state import pause_scheduler, resume_scheduler
+    from webapp.scheduling.pause import pause_scheduler, resume_scheduler
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": system.stack.env["DATABASE_URL"],
                       "REDIS_URL": system.stack.env["REDIS_URL"], "ASYNC_MODE": "threading"})
@@ -256,6 +256,6 @@ def test_pause_and_disable_hold_fires_and_resume_without_a_burst(system, unique_
         assert 2 <= len(in_window) <= 4, after
         assert all(r["scheduled_for"] > resumed - timedelta(seconds=1) for r in after), after
     with app.app_context():
-        from webapp.extensions import db
+        from webapp.core.extensions import db
 
         db.engine.dispose()

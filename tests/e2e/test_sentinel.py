@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.support.processes import ROOT, VENV_BIN, Process, RedisSentinelSet, Stack, wait_until
-from webapp.scheduler_state import LEADER_KEY
+from webapp.scheduling.pause import LEADER_KEY
 
 MESSAGE_QUEUE_CHANNEL = "flask-socketio"
 

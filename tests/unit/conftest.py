@@ -12,8 +12,8 @@ from tests.support.processes import free_port
 @pytest.fixture
 def make_task(app):
     """Store a Task straight through the models and return its id."""
-    from webapp.extensions import db
-    from webapp.models import Task
+    from webapp.core.extensions import db
+    from webapp.core.models import Task
 
     counter = {"n": 0}
 
@@ -59,8 +59,8 @@ def socket_client(app):
     here with an in-process manager (test-side wiring only; product code untouched),
     and the handlers are registered on it as ``create_app`` does.
     """
-    from webapp import sockets
-    from webapp.extensions import socketio
+    from webapp.core.extensions import socketio
+    from webapp.web import sockets
 
     socketio.init_app(app, client_manager=python_socketio.Manager(), async_mode="threading")
     sockets.register(socketio)

@@ -17,7 +17,7 @@ from tests.unit.test_auth import ADMIN, OPERATOR, anonymous, assert_json_error, 
 @pytest.fixture
 def app(tmp_path, redis_server):
     """Overrides the root ``app``: admin, operator ``otto`` and viewer ``vera``."""
-    from webapp.extensions import db
+    from webapp.core.extensions import db
 
     app = build_app(tmp_path, redis_server.url)
     yield app
@@ -28,7 +28,7 @@ def app(tmp_path, redis_server):
 @pytest.fixture
 def limited_app(tmp_path, redis_server):
     """The shipped limits: 10 failures a minute per address, 20 per 10 minutes per name."""
-    from webapp.extensions import db
+    from webapp.core.extensions import db
 
     app = build_app(tmp_path, redis_server.url, LOGIN_RATE_LIMIT="10 per minute",
                     LOGIN_USER_RATE_LIMIT="20 per 10 minutes")
@@ -91,7 +91,7 @@ def test_a_forwarded_for_header_is_ignored_without_trusted_proxies(limited_app):
 
 def test_with_one_trusted_proxy_the_client_is_the_forwarded_address(tmp_path, redis_server):
     app = build_app(tmp_path, redis_server.url, LOGIN_RATE_LIMIT="3 per minute", PROXY_HOPS=1)
-    from webapp.security import trust_proxies
+    from webapp.access.headers import trust_proxies
 
     trust_proxies(app)  # create_app wired it from the environment; here from the test config
     net = fresh_prefix()
@@ -104,7 +104,7 @@ def test_with_one_trusted_proxy_the_client_is_the_forwarded_address(tmp_path, re
 
 
 def test_proxy_hops_must_be_a_small_whole_number(monkeypatch):
-    from webapp.config import Config
+    from webapp.core.config import Config
 
     for bad in ("one", "-1", "99", "1.5"):
         monkeypatch.setenv("TASKPULSE_PROXY_HOPS", bad)
@@ -148,11 +148,11 @@ def test_a_plain_next_is_still_followed(app):
 # --- token expiry ---------------------------------------------------------------------------
 
 def test_an_expired_token_is_401_token_expired_and_fails_the_sweep_check(app):
-    from webapp import users
-    from webapp.auth import Principal, still_valid, token_digest
-    from webapp.extensions import db
-    from webapp.models import ApiToken
-    from webapp.timeutil import utcnow
+    from webapp.access import users
+    from webapp.access.auth import Principal, still_valid, token_digest
+    from webapp.core.extensions import db
+    from webapp.core.models import ApiToken
+    from webapp.core.timeutil import utcnow
 
     with app.app_context():
         token = users.issue_token(OPERATOR[0], "short", expires_in=timedelta(hours=1))
@@ -179,7 +179,7 @@ def test_an_expired_token_is_401_token_expired_and_fails_the_sweep_check(app):
 @pytest.mark.parametrize("value", ["change-me-to-a-long-random-string", "change-me", "CHANGEME",
                                    "short-but-not-a-placeholder"])
 def test_an_explicit_placeholder_or_short_secret_key_is_refused(value):
-    from webapp.secret_key import InsecureSecretKey, check_secret_key
+    from webapp.core.secret_key import InsecureSecretKey, check_secret_key
 
     with pytest.raises(InsecureSecretKey, match="SECRET_KEY"):
         check_secret_key({"SECRET_KEY": value})
@@ -187,7 +187,7 @@ def test_an_explicit_placeholder_or_short_secret_key_is_refused(value):
 
 def test_the_shipped_placeholder_is_refused_and_real_keys_pass():
     from tests.support.processes import ROOT
-    from webapp.secret_key import InsecureSecretKey, check_secret_key
+    from webapp.core.secret_key import InsecureSecretKey, check_secret_key
 
     shipped = dict(line.split("=", 1) for line in (ROOT / "deploy/systemd/taskpulse.env").read_text().splitlines()
                    if line and not line.startswith("#"))
@@ -200,7 +200,7 @@ def test_the_shipped_placeholder_is_refused_and_real_keys_pass():
 # --- text for the terminal ------------------------------------------------------------------
 
 def test_printable_shows_control_characters_as_escapes():
-    from webapp.terminal import printable
+    from webapp.cli.terminal import printable
 
     hostile = "boom\x1b[2J\x1b]0;pwned\x07\r\u202eevil\x9b31m\nnext line\tcol"
     shown = printable(hostile)

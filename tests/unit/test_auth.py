@@ -38,8 +38,9 @@ FORM_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 def build_app(tmp_path: Path, redis_url: str, **overrides):
     """Like the root ``app`` fixture, with the sign-in limiter's store on the private
     Redis too (the root fixture leaves it on the environment's REDIS_URL)."""
-    from webapp import create_app, users
-    from webapp.extensions import db
+    from webapp import create_app
+    from webapp.access import users
+    from webapp.core.extensions import db
 
     config = {
         "TESTING": True,
@@ -64,7 +65,7 @@ def build_app(tmp_path: Path, redis_url: str, **overrides):
 @pytest.fixture
 def app(tmp_path, redis_server):
     """Overrides the root ``app``: admin, operator ``otto`` and viewer ``vera``."""
-    from webapp.extensions import db
+    from webapp.core.extensions import db
 
     app = build_app(tmp_path, redis_server.url)
     yield app
@@ -133,8 +134,8 @@ def counts(app) -> dict[str, int]:
     """Rows per table: 'nothing stored' means these do not move."""
     from sqlalchemy import func, select
 
-    from webapp.extensions import db
-    from webapp.models import ApiToken, AuditEntry, Event, Task, TaskRun, User
+    from webapp.core.extensions import db
+    from webapp.core.models import ApiToken, AuditEntry, Event, Task, TaskRun, User
 
     with app.app_context():
         return {m.__tablename__: db.session.execute(select(func.count()).select_from(m)).scalar()
@@ -142,8 +143,8 @@ def counts(app) -> dict[str, int]:
 
 
 def task_state(app, task_id: int) -> dict | None:
-    from webapp.extensions import db
-    from webapp.models import Task
+    from webapp.core.extensions import db
+    from webapp.core.models import Task
 
     with app.app_context():
         task = db.session.get(Task, task_id)
@@ -163,9 +164,9 @@ def assert_json_error(response, status: int, code: str) -> dict:
 @pytest.fixture
 def world(app, client):
     """One task (with secrets in it) and one finished run of it, stored directly."""
-    from webapp.extensions import db
-    from webapp.models import Task
-    from webapp.runs import open_run, update_task_status
+    from webapp.core.extensions import db
+    from webapp.core.models import Task
+    from webapp.runs.state import open_run, update_task_status
 
     response = client.post("/api/tasks", json={
         "name": SECRET_NAME, "kind": "shell", "config": {"command": SECRET_COMMAND},
@@ -183,8 +184,8 @@ def world(app, client):
 
 
 def set_active(app, username: str, active: bool) -> None:
-    from webapp.extensions import db
-    from webapp.users import get_user
+    from webapp.access.users import get_user
+    from webapp.core.extensions import db
 
     with app.app_context():
         get_user(username).active = active
@@ -192,14 +193,14 @@ def set_active(app, username: str, active: bool) -> None:
 
 
 def issue_token(app, username: str) -> str:
-    from webapp import users
+    from webapp.access import users
 
     with app.app_context():
         return users.issue_token(username, "test")
 
 
 def revoke_tokens(app, username: str) -> int:
-    from webapp import users
+    from webapp.access import users
 
     with app.app_context():
         return users.revoke_tokens(username)
@@ -502,8 +503,8 @@ def test_password_null_still_returns_the_generated_password(client):
 def test_token_works_and_only_its_digest_is_stored(app, world):
     from sqlalchemy import select
 
-    from webapp.extensions import db
-    from webapp.models import ApiToken
+    from webapp.core.extensions import db
+    from webapp.core.models import ApiToken
 
     token = issue_token(app, OPERATOR[0])
     script = anonymous(app)
@@ -641,7 +642,7 @@ def test_a_cookie_copied_before_sign_out_no_longer_works(app):
 
 
 def test_password_change_ends_open_sessions_and_old_basic_credentials(app):
-    from webapp import users
+    from webapp.access import users
 
     browser, _ = signed_in(app, "viewer")
     script = as_role(app, "viewer")
@@ -732,7 +733,7 @@ def test_failed_sign_in_does_not_echo_the_password(app):
 
 @pytest.fixture
 def limited_app(tmp_path, redis_server):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
 
     app = build_app(tmp_path, redis_server.url, LOGIN_RATE_LIMIT="3 per minute")
     yield app
@@ -976,9 +977,9 @@ def sockets(app, monkeypatch):
     """Connect Flask-SocketIO test clients to ``app``'s handlers (in-process manager, as
     tests/unit/conftest.py's ``socket_client`` does); audit entries and task updates are
     delivered in-process instead of through Redis."""
-    from webapp import events
-    from webapp import sockets as handlers
-    from webapp.extensions import socketio
+    from webapp.core.extensions import socketio
+    from webapp.live import events
+    from webapp.web import sockets as handlers
 
     socketio.init_app(app, client_manager=python_socketio.Manager(), async_mode="threading")
     handlers.register(socketio)
@@ -1084,8 +1085,8 @@ def test_admin_receives_audit_entries_live_and_others_do_not(app, sockets, clien
 
 
 def test_an_open_socket_stops_hearing_updates_once_its_token_is_revoked(app, sockets):
-    from webapp import socket_sessions
-    from webapp.extensions import socketio
+    from webapp.access import socket_sessions
+    from webapp.core.extensions import socketio
 
     token = issue_token(app, VIEWER[0])
     client = sockets(auth={"token": token})
@@ -1104,7 +1105,7 @@ def test_an_open_socket_stops_hearing_updates_once_its_token_is_revoked(app, soc
 
 @pytest.mark.parametrize("event", ["disconnect", "connect"])
 def test_a_client_sent_connect_or_disconnect_event_keeps_the_socket_in_the_sweep(app, sockets, event):
-    from webapp import socket_sessions
+    from webapp.access import socket_sessions
 
     token = issue_token(app, VIEWER[0])
     client = sockets(auth={"token": token})
@@ -1119,8 +1120,8 @@ def test_a_client_sent_connect_or_disconnect_event_keeps_the_socket_in_the_sweep
 
 
 def test_the_sweep_closes_a_held_connection_with_no_credentials_on_record(app, sockets):
-    from webapp import socket_sessions
-    from webapp.extensions import socketio
+    from webapp.access import socket_sessions
+    from webapp.core.extensions import socketio
 
     client = sockets(headers={"Authorization": basic_auth(*ADMIN)})
     sid = next(iter(socket_sessions.held_connections(socketio.server)[1]))

@@ -11,7 +11,7 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from webapp.dispatch import JOB_FUNCTION
+from webapp.runs.dispatch import JOB_FUNCTION
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_second_run_now_while_queued_is_409(client, task, clean_redis):
 
 
 def test_run_now_after_the_run_finished_is_accepted(app, client, task):
-    from webapp.runs import update_task_status
+    from webapp.runs.state import update_task_status
 
     first = run_now(client, task["id"]).get_json()
     with app.app_context():

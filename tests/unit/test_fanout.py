@@ -1,4 +1,4 @@
-"""webapp.fanout: coalesced ``task_updates`` for batch subscribers, immediate
+"""webapp.live.fanout: coalesced ``task_updates`` for batch subscribers, immediate
 ``task_update`` for everyone else, nothing twice, order kept. A real python-socketio
 ``Server`` with the coalescing manager; the transport, the clock and the background
 task are fakes, so every window is exact. Also ``subscribe`` with ``batch``."""
@@ -10,8 +10,8 @@ from typing import Any, Callable
 import pytest
 import socketio as python_socketio
 
-from webapp import fanout
-from webapp.extensions import socketio as flask_socketio
+from webapp.core.extensions import socketio as flask_socketio
+from webapp.live import fanout
 
 WINDOW = 0.1
 
@@ -65,7 +65,7 @@ class Harness:
             self.manager.enter_room(sid, "/", room)
 
     def publish(self, seq: int, task_id: int = 1, **extra: Any) -> None:
-        """As webapp.events.publish: via the message queue to room tasks and task:<id>."""
+        """As webapp.live.events.publish: via the message queue to room tasks and task:<id>."""
         self.emitter.emit("task_update", {"seq": seq, "task_id": task_id, **extra}, namespace="/",
                           room=["tasks", f"task:{task_id}"])
         self.manager._handle_emit(self.published.pop())

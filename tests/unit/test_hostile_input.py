@@ -66,7 +66,7 @@ def task(client) -> dict:
 
 @pytest.fixture
 def viewer(app):
-    from webapp import users
+    from webapp.access import users
 
     with app.app_context():
         users.create_user(*VIEWER[:1], "viewer", VIEWER[1])
@@ -422,7 +422,7 @@ def _assert_inert(html: str) -> None:
 
 
 def test_script_in_task_fields_and_run_error_renders_as_text_on_the_page(app, client, clean_redis):
-    from webapp.runs import update_task_status
+    from webapp.runs.state import update_task_status
 
     response = client.post("/api/tasks", json={
         "name": f"{SCRIPT}{IMG}", "description": HOSTILE, "kind": "shell", "config": {"command": "true"},
@@ -483,8 +483,8 @@ GARBAGE_IDS = [
 @pytest.fixture
 def viewer_socket(app, socket_client, make_task):
     """A viewer's connection (the admin's ``socket_client`` stays connected too)."""
-    from webapp import users
-    from webapp.extensions import socketio
+    from webapp.access import users
+    from webapp.core.extensions import socketio
 
     make_task()
     with app.app_context():
@@ -498,7 +498,7 @@ def viewer_socket(app, socket_client, make_task):
 
 @pytest.mark.parametrize("payload", GARBAGE, ids=GARBAGE_IDS)
 def test_garbage_subscribe_payloads_are_refused_with_a_reason(viewer_socket, payload):
-    from webapp.extensions import socketio
+    from webapp.core.extensions import socketio
 
     ack = viewer_socket.emit("subscribe", payload, callback=True)
     assert isinstance(ack, dict) and ack["ok"] is False, ack if not isinstance(ack, dict) else ack.get("error")
@@ -558,7 +558,7 @@ def test_random_subscribe_payloads_are_acked_ok_only_for_allowed_rooms(viewer_so
 
 
 def test_unauthenticated_socket_cannot_subscribe(app, socket_client):
-    from webapp.extensions import socketio
+    from webapp.core.extensions import socketio
 
     stranger = socketio.test_client(app)
     assert not stranger.is_connected()
@@ -570,7 +570,7 @@ def test_unauthenticated_socket_cannot_subscribe(app, socket_client):
 
 def test_the_socket_test_server_is_in_process(socket_client):
     """Guard: these tests talk to an in-process manager, not a Redis message queue."""
-    from webapp.extensions import socketio
+    from webapp.core.extensions import socketio
 
     assert isinstance(socketio.server.manager, python_socketio.Manager)
     assert not isinstance(socketio.server.manager, python_socketio.PubSubManager)

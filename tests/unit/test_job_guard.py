@@ -6,7 +6,7 @@ import pytest
 from rq import Callback, Queue
 from rq.serializers import DefaultSerializer, JSONSerializer
 
-from webapp.dispatch import CALLBACKS, JOB_FUNCTION
+from webapp.runs.dispatch import CALLBACKS, JOB_FUNCTION
 from worker.guard import foreign_reason, is_json_serializer
 
 

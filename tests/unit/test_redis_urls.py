@@ -11,7 +11,7 @@ from redis.sentinel import SentinelConnectionPool
 from rq.cli.helpers import get_redis_from_config
 from socketio.redis_manager import parse_redis_sentinel_url
 
-from webapp.redis_urls import (
+from webapp.core.redis_urls import (
     SentinelURL,
     connect,
     is_sentinel_url,
@@ -131,7 +131,7 @@ def test_limiter_storage_sentinel_url_in_the_form_limits_reads():
 
 
 def test_config_translates_the_limiter_store(monkeypatch):
-    from webapp.config import Config
+    from webapp.core.config import Config
 
     monkeypatch.setenv("REDIS_URL", FULL)
     config = Config()

@@ -10,12 +10,14 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from tests.conftest import basic_auth
-from webapp import dispatch, events, lost_runs, output, panels, retention, stats, users
-from webapp.errors import Conflict, NotFound
-from webapp.extensions import db
-from webapp.models import AuditEntry, Event, Task, TaskRun
-from webapp.runs import open_run, update_task_status
-from webapp.timeutil import utcnow
+from webapp.access import users
+from webapp.core.errors import Conflict, NotFound
+from webapp.core.extensions import db
+from webapp.core.models import AuditEntry, Event, Task, TaskRun
+from webapp.core.timeutil import utcnow
+from webapp.live import events, panels, stats
+from webapp.runs import dispatch, liveness, lost_runs, output, retention
+from webapp.runs.state import open_run, update_task_status
 
 NEW_FIELDS = {"attempt", "max_attempts", "next_attempt_at", "progress_message"}
 
@@ -147,7 +149,7 @@ def test_stop_a_running_run_whose_worker_is_gone_marks_it_stopped(app, make_task
 
 def test_stop_a_running_run_whose_worker_lives_but_runs_no_job_is_a_conflict(app, make_task, clean_redis):
     run_id = queued(app, make_task())
-    lost_runs.beat(clean_redis, "busy-elsewhere")
+    liveness.beat(clean_redis, "busy-elsewhere")
     with app.app_context():
         update_task_status(run_id, "running", worker_name="busy-elsewhere")
         with pytest.raises(Conflict, match="not executing"):
@@ -179,7 +181,7 @@ def test_api_stop_needs_an_operator_and_is_audited(app, client, make_task, clean
 
 def test_sweep_fails_running_runs_of_silent_workers_only(app, make_task, clean_redis):
     alive_run, dead_run, legacy_run = (queued(app, make_task()) for _ in range(3))
-    lost_runs.beat(clean_redis, "alive")
+    liveness.beat(clean_redis, "alive")
     with app.app_context():
         update_task_status(alive_run, "running", worker_name="alive")
         update_task_status(dead_run, "running", worker_name="dead")
@@ -388,7 +390,7 @@ def test_cli_runs_list_stop_and_db_prune(app, make_task, clean_redis):
 
 
 def test_housekeeping_sweeps_every_few_seconds_and_prunes_hourly(app, monkeypatch, clean_redis):
-    from webapp import housekeeping
+    from webapp.runs import housekeeping
 
     calls = []
     monkeypatch.setattr(housekeeping, "_due", {"sweep": 0.0, "prune": 0.0})
@@ -403,7 +405,7 @@ def test_housekeeping_sweeps_every_few_seconds_and_prunes_hourly(app, monkeypatc
 
 
 def test_housekeeping_never_raises(app, monkeypatch, clean_redis):
-    from webapp import housekeeping
+    from webapp.runs import housekeeping
 
     monkeypatch.setattr(housekeeping, "_due", {"sweep": 0.0, "prune": 0.0})
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from rq import Queue
 
-from webapp.timeutil import utcnow
+from webapp.core.timeutil import utcnow
 from worker.kinds import JobRefused, resolve_callable, run_python
 
 MODULE = "tests.unit.callable_jobs"
@@ -101,9 +101,9 @@ def test_run_now_of_a_shell_task_with_shell_switched_off_ends_failed_and_queues_
 
 
 def test_scheduled_fire_of_a_shell_task_with_shell_switched_off_ends_failed(app, client, shell_task, clean_redis):
-    from webapp.extensions import db
-    from webapp.models import Task
-    from webapp.scheduling import fire_task
+    from webapp.core.extensions import db
+    from webapp.core.models import Task
+    from webapp.scheduling.fire import fire_task
 
     app.config["SHELL_ENABLED"] = False
     with app.app_context():

@@ -1,4 +1,4 @@
-"""The run state machine: webapp.runs.open_run and update_task_status, in an app context,
+"""The run state machine: webapp.runs.state.open_run and update_task_status, in an app context,
 against SQLite and the private Redis (publishing through the Socket.IO message queue)."""
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from webapp import events
-from webapp.extensions import db
-from webapp.models import Event, Task, TaskRun
-from webapp.runs import UnknownRun, open_run, update_task_status
+from webapp.core.extensions import db
+from webapp.core.models import Event, Task, TaskRun
+from webapp.live import events
+from webapp.runs.state import UnknownRun, open_run, update_task_status
 
 CONTRACT_FIELDS = {
     "seq", "task_id", "task_name", "run_id", "job_id", "status", "trigger", "progress",
@@ -188,7 +188,7 @@ def test_each_transition_writes_one_contract_event(app, make_task):
 
 
 def test_event_carries_the_task_next_run_at(app, make_task):
-    from webapp.timeutil import utcnow
+    from webapp.core.timeutil import utcnow
 
     task_id = make_task(schedule={"type": "interval", "seconds": 60},
                         next_run_at=utcnow() + timedelta(seconds=60))

@@ -14,9 +14,9 @@ from croniter import croniter
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from webapp.errors import ValidationError
-from webapp.misfire import plan_fire
-from webapp.schedules import cron_expression, next_fire, preview, wall_to_instant
+from webapp.core.errors import ValidationError
+from webapp.scheduling.cron import cron_expression, next_fire, preview, wall_to_instant
+from webapp.scheduling.misfire import plan_fire
 
 UTC = timezone.utc
 NY = ZoneInfo("America/New_York")
@@ -307,8 +307,8 @@ _names = count(1)
 
 
 def due_task(**fields) -> int:
-    from webapp.extensions import db
-    from webapp.models import Task
+    from webapp.core.extensions import db
+    from webapp.core.models import Task
 
     values = {"name": f"task-{next(_names)}", "kind": "shell", "config": {"command": "true"},
               "schedule": EVERY_2S, "next_run_at": NOW}
@@ -320,8 +320,8 @@ def due_task(**fields) -> int:
 
 
 def runs_of(task_id: int) -> list:
-    from webapp.extensions import db
-    from webapp.models import TaskRun
+    from webapp.core.extensions import db
+    from webapp.core.models import TaskRun
 
     db.session.expire_all()
     return list(db.session.execute(
@@ -333,9 +333,9 @@ def queued_job_ids(redis_server) -> list[str]:
 
 
 def test_a_fire_queues_a_scheduled_run_and_advances_in_one_go(db_app, redis_server):
-    from webapp.extensions import db
-    from webapp.models import Event, Task
-    from webapp.scheduling import fire_task
+    from webapp.core.extensions import db
+    from webapp.core.models import Event, Task
+    from webapp.scheduling.fire import fire_task
 
     task_id = due_task()
     assert fire_task(task_id, NOW + timedelta(seconds=0.2)) == "queued"
@@ -355,9 +355,9 @@ def test_a_fire_queues_a_scheduled_run_and_advances_in_one_go(db_app, redis_serv
 def test_the_database_refuses_a_second_run_for_the_same_fire(db_app):
     from sqlalchemy.exc import IntegrityError
 
-    from webapp.extensions import db
-    from webapp.models import Task
-    from webapp.runs import open_run
+    from webapp.core.extensions import db
+    from webapp.core.models import Task
+    from webapp.runs.state import open_run
 
     task_id = due_task()
     task = db.session.get(Task, task_id)
@@ -370,10 +370,10 @@ def test_the_database_refuses_a_second_run_for_the_same_fire(db_app):
 
 
 def test_overlap_skip_records_a_skipped_run_with_its_reason(db_app, redis_server):
-    from webapp.extensions import db
-    from webapp.models import Task
-    from webapp.runs import update_task_status
-    from webapp.scheduling import fire_task
+    from webapp.core.extensions import db
+    from webapp.core.models import Task
+    from webapp.runs.state import update_task_status
+    from webapp.scheduling.fire import fire_task
 
     task_id = due_task()
     fire_task(task_id, NOW)
@@ -393,8 +393,8 @@ def test_overlap_skip_records_a_skipped_run_with_its_reason(db_app, redis_server
 
 
 def test_overlap_allow_enqueues_anyway(db_app, redis_server):
-    from webapp.runs import update_task_status
-    from webapp.scheduling import fire_task
+    from webapp.runs.state import update_task_status
+    from webapp.scheduling.fire import fire_task
 
     task_id = due_task(overlap="allow")
     fire_task(task_id, NOW)
@@ -405,8 +405,8 @@ def test_overlap_allow_enqueues_anyway(db_app, redis_server):
 
 
 def test_overlap_queue_holds_one_run_and_releases_it_when_the_active_one_ends(db_app, redis_server):
-    from webapp.runs import update_task_status
-    from webapp.scheduling import fire_task, release_held_runs
+    from webapp.runs.state import update_task_status
+    from webapp.scheduling.fire import fire_task, release_held_runs
 
     task_id = due_task(overlap="queue")
     fire_task(task_id, NOW)
@@ -427,9 +427,9 @@ def test_overlap_queue_holds_one_run_and_releases_it_when_the_active_one_ends(db
 
 @pytest.mark.parametrize("disabled,paused", [(True, False), (False, True)], ids=["disabled", "paused"])
 def test_disabled_or_paused_tasks_only_advance(db_app, redis_server, disabled, paused):
-    from webapp.extensions import db
-    from webapp.models import Task
-    from webapp.scheduling import fire_task
+    from webapp.core.extensions import db
+    from webapp.core.models import Task
+    from webapp.scheduling.fire import fire_task
 
     task_id = due_task(enabled=not disabled)
     assert fire_task(task_id, NOW + timedelta(seconds=5), paused=paused) == "advanced"
@@ -438,9 +438,9 @@ def test_disabled_or_paused_tasks_only_advance(db_app, redis_server, disabled, p
 
 
 def test_pause_and_resume_are_stored_and_resume_passes_over_missed_fires(db_app):
-    from webapp.extensions import db
-    from webapp.models import Task
-    from webapp.scheduler_state import (
+    from webapp.core.extensions import db
+    from webapp.core.models import Task
+    from webapp.scheduling.pause import (
         pause_scheduler,
         resume_scheduler,
         scheduler_paused,
@@ -504,8 +504,8 @@ def test_one_leader_at_a_time_and_a_lost_lock_is_noticed(redis_server):
 
 
 def test_a_broken_task_does_not_stop_the_others_or_spin_the_loop(db_app, redis_server, caplog):
-    from webapp.extensions import db
-    from webapp.models import Task
+    from webapp.core.extensions import db
+    from webapp.core.models import Task
     from worker.scheduler import TICK_SECONDS, Scheduler
 
     now = datetime.now(UTC)

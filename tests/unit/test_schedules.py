@@ -1,4 +1,4 @@
-"""webapp.schedules: validation and normalisation, next fire times, and the preview API."""
+"""webapp.scheduling.cron: validation and normalisation, next fire times, and the preview API."""
 from __future__ import annotations
 
 import itertools
@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from webapp.errors import ValidationError
-from webapp.schedules import next_fire, preview, validate_schedule
+from webapp.core.errors import ValidationError
+from webapp.scheduling.cron import next_fire, preview, validate_schedule
 
 
 def at(text: str) -> datetime:
@@ -233,8 +233,8 @@ def test_preview_endpoint_stops_at_the_end_of_time(app, client):
 
 
 def test_a_once_schedule_in_the_past_is_refused_but_a_task_whose_fire_passed_stays_editable(app, client):
-    from webapp.extensions import db
-    from webapp.models import Task
+    from webapp.core.extensions import db
+    from webapp.core.models import Task
 
     body = {"name": "one-off", "kind": "shell", "config": {"command": "true"},
             "schedule": {"type": "once", "at": "2020-01-01T00:00:00Z"}}

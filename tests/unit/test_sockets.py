@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.extensions import db, socketio
-from webapp.models import Task
-from webapp.runs import open_run, update_task_status
+from webapp.core.extensions import db, socketio
+from webapp.core.models import Task
+from webapp.runs.state import open_run, update_task_status
 
 
 def subscribe(client, *args):

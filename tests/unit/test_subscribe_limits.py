@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from webapp import subscribe_limits
-from webapp.subscribe_limits import ACK_MAX_BYTES
+from webapp.live import subscribe_limits
+from webapp.live.subscribe_limits import ACK_MAX_BYTES
 
 
 def ack_bytes(ack: dict) -> int:
@@ -56,9 +56,9 @@ def test_the_rate_limit_window_slides():
 
 def test_a_run_with_long_lines_gives_an_ack_under_256_kib_with_its_newest_lines(app, socket_client, make_task,
                                                                                 clean_redis):
-    from webapp import output
-    from webapp.extensions import db
-    from webapp.models import TaskRun
+    from webapp.core.extensions import db
+    from webapp.core.models import TaskRun
+    from webapp.runs import output
 
     task_id = make_task()
     with app.app_context():
@@ -78,8 +78,8 @@ def test_a_run_with_long_lines_gives_an_ack_under_256_kib_with_its_newest_lines(
 
 
 def test_a_replay_of_large_events_is_cut_in_order_and_flagged(app, socket_client, make_task):
-    from webapp.extensions import db
-    from webapp.models import Event
+    from webapp.core.extensions import db
+    from webapp.core.models import Event
 
     task_id = make_task()
     with app.app_context():
@@ -100,8 +100,8 @@ def test_a_replay_of_large_events_is_cut_in_order_and_flagged(app, socket_client
 
 
 def test_the_audit_replay_is_bounded_by_the_replay_limit_and_flagged(app, socket_client):
-    from webapp.extensions import db
-    from webapp.models import AuditEntry
+    from webapp.core.extensions import db
+    from webapp.core.models import AuditEntry
 
     app.config["REPLAY_LIMIT"] = 5
     head = socket_client.emit("subscribe", {"room": "audit", "since": None}, callback=True)["head"]

@@ -1,4 +1,4 @@
-"""Task validation (webapp.task_input.clean_task) and task CRUD, through the JSON API
+"""Task validation (webapp.tasks.validation.clean_task) and task CRUD, through the JSON API
 as a client sees them: status, the JSON error shape, the field named, nothing stored."""
 from __future__ import annotations
 
@@ -285,9 +285,9 @@ def test_delete_is_204_then_404(client, existing):
 
 
 def test_deleted_task_runs_do_not_leak_into_a_new_task(app, client, make_task):
-    from webapp.extensions import db
-    from webapp.models import Task
-    from webapp.runs import open_run
+    from webapp.core.extensions import db
+    from webapp.core.models import Task
+    from webapp.runs.state import open_run
 
     task_id = make_task(name="old")
     with app.app_context():

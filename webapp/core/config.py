@@ -1,0 +1,92 @@
+"""Configuration read from the environment, with embedded defaults for `make run`."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from webapp.core.redis_urls import limiter_storage
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: webapp/core/config.py
+
+
+def _default_database_url() -> str:
+    instance = ROOT / "instance"
+    return f"sqlite:///{instance / 'taskpulse.db'}"
+
+
+def _proxy_hops(text: str) -> int:
+    """TASKPULSE_PROXY_HOPS as a small non-negative integer, or a clear error at start."""
+    try:
+        hops = int(text.strip())
+    except ValueError:
+        hops = -1
+    if not 0 <= hops <= 5:
+        raise ValueError(f"TASKPULSE_PROXY_HOPS must be a whole number from 0 to 5, not {text!r}")
+    return hops
+
+
+class Config:
+    """Settings for one Taskpulse process, taken from environment variables.
+
+    Read at construction time (not import time) so tests can set the environment first.
+    """
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.SECRET_KEY = env.get("SECRET_KEY") or secrets.token_hex(32)
+        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or _default_database_url()
+        self.REDIS_URL = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        self.ASYNC_MODE = env.get("ASYNC_MODE", "eventlet")
+        origins = env.get("CORS_ALLOWED_ORIGINS", "").strip()
+        # None means "same origin only" to python-engineio; never '*' or [].
+        self.CORS_ALLOWED_ORIGINS = [o.strip() for o in origins.split(",") if o.strip()] or None
+        self.RQ_QUEUE = env.get("TASKPULSE_QUEUE", "taskpulse")
+        self.PYTHON_ALLOWED_MODULES = [
+            m.strip()
+            for m in env.get("TASKPULSE_PYTHON_MODULES", "worker.examples").split(",")
+            if m.strip()
+        ]
+        self.SHELL_ENABLED = env.get("TASKPULSE_SHELL_ENABLED", "1") not in ("0", "false", "no")
+        # Output kept with each run (the last bytes of it); live lines stream besides.
+        self.OUTPUT_TAIL_BYTES = int(env.get("TASKPULSE_OUTPUT_TAIL_BYTES", str(1024 * 1024)))
+        # Retention: finished runs (with their output) and events older than this are
+        # pruned hourly by the scheduler and by `flask --app wsgi db prune`; 0 keeps all.
+        self.RETENTION_DAYS = float(env.get("TASKPULSE_RETENTION_DAYS", "30"))
+        # The event log never holds more than this many rows (the newest are kept).
+        self.EVENT_LOG_MAX = int(env.get("TASKPULSE_EVENT_LOG_MAX", "1000000"))
+        self.REPLAY_LIMIT = int(env.get("TASKPULSE_REPLAY_LIMIT", "1000"))
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # Only the set-up step (`flask db upgrade`) uses it, to create the first admin:
+        # taken out of the environment so nothing this process starts inherits it, and
+        # dropped from the config by the long-running processes (drop_setup_secrets).
+        self.ADMIN_PASSWORD = env.pop("ADMIN_PASSWORD", None) or None
+        # How long a run's state change keeps retrying while the database is away.
+        self.DB_RETRY_SECONDS = float(env.get("TASKPULSE_DB_RETRY_SECONDS", "60"))
+        # A queued run whose RQ job is gone from Redis this long is queued again.
+        self.REQUEUE_AFTER_SECONDS = float(env.get("TASKPULSE_REQUEUE_AFTER_SECONDS", "30"))
+        self.PASSWORD_HASH_METHOD = "scrypt"
+        # Failed sign-ins: per client address, and per user name from all addresses
+        # (one address fills at most a quarter of a name's budget: see webapp.access.auth).
+        self.LOGIN_RATE_LIMIT = env.get("TASKPULSE_LOGIN_RATE_LIMIT", "10 per minute")
+        self.LOGIN_USER_RATE_LIMIT = env.get("TASKPULSE_LOGIN_USER_RATE_LIMIT", "20 per 10 minutes")
+        # Reverse proxies in front whose X-Forwarded-For/Proto/Host are trusted (nginx: 1).
+        self.PROXY_HOPS = _proxy_hops(env.get("TASKPULSE_PROXY_HOPS", "0"))
+        self.RATELIMIT_STORAGE_URI, self.RATELIMIT_STORAGE_OPTIONS = limiter_storage(self.REDIS_URL)
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        self.MAX_CONTENT_LENGTH = int(env.get("TASKPULSE_MAX_BODY_BYTES", str(256 * 1024)))
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        # Set TASKPULSE_SECURE_COOKIES=1 when served over TLS (behind a TLS proxy).
+        self.SESSION_COOKIE_SECURE = env.get("TASKPULSE_SECURE_COOKIES", "0") in ("1", "true", "yes")
+        self.PERMANENT_SESSION_LIFETIME = int(env.get("TASKPULSE_SESSION_HOURS", "12")) * 3600
+
+    def as_dict(self) -> dict:
+        """The settings as a mapping for ``app.config.from_mapping``."""
+        return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+def drop_setup_secrets(config: dict) -> None:
+    """Forget what only the set-up step needs (ADMIN_PASSWORD): called by the web
+    server, the worker and the scheduler, which run for months."""
+    config.pop("ADMIN_PASSWORD", None)

@@ -1,0 +1,51 @@
+"""Ride out a briefly unavailable database: retry a whole transaction with backoff.
+
+Used for run state changes, which come from worker callbacks that cannot ask anybody to
+try again later: losing one would leave a run ``running`` forever.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from typing import Any, Callable, TypeVar
+
+from flask import current_app
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from webapp.core.extensions import db
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+BACKOFF = (0.2, 0.5, 1.0, 2.0, 4.0)
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def retry_on_db_outage(func: F) -> F:
+    """Retry ``func`` (one transaction) while the database is unreachable or locked,
+    for up to ``DB_RETRY_SECONDS``; the session is rolled back between tries."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + current_app.config.get("DB_RETRY_SECONDS", 60)
+        attempt = 0
+        while True:
+            try:
+                return func(*args, **kwargs)
+            except Exception as exc:
+                if not _transient(exc) or time.monotonic() >= deadline:
+                    raise
+                db.session.rollback()
+                delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+                attempt += 1
+                log.warning("%s%s: database unavailable (%s); retry %d in %.1f s", func.__name__,
+                            f" run {args[0]}" if args else "", str(exc).splitlines()[0][:200], attempt, delay)
+                time.sleep(delay)
+
+    return wrapper  # type: ignore[return-value]

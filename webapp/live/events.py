@@ -1,0 +1,182 @@
+"""The ``task_update`` event: its shape, its rooms, publishing it and replaying it.
+
+This module owns the event name and the payload; nothing else builds either.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any
+
+import socketio as sio
+from flask import current_app
+from sqlalchemy import select
+
+from webapp.core.extensions import db
+from webapp.core.models import Event, Task, TaskRun
+from webapp.core.timeutil import iso, utcnow
+
+log = logging.getLogger(__name__)
+
+EVENT_NAME = "task_update"
+_ROOM_ID = re.compile(r"[1-9][0-9]{0,11}")
+ALL_TASKS_ROOM = "tasks"
+MESSAGE_QUEUE_CHANNEL = "flask-socketio"  # Flask-SocketIO's default channel
+
+
+def task_room(task_id: int) -> str:
+    """The room that receives only one task's updates."""
+    return f"task:{task_id}"
+
+
+def run_room(run_id: int) -> str:
+    """The room of one run's live output (``run_output``, see :mod:`webapp.runs.output`)."""
+    return f"run:{run_id}"
+
+
+def parse_room(room: Any) -> tuple[str, int | None] | None:
+    """Return ("tasks", None), ("task", id) or ("run", id) for a valid room name, else None."""
+    if room == ALL_TASKS_ROOM:
+        return ("tasks", None)
+    for prefix in ("task", "run"):
+        if isinstance(room, str) and room.startswith(prefix + ":"):
+            tail = room[len(prefix) + 1:]
+            # Canonical ids only ("task:1", not "task:01" or "task:١"): events go to
+            # exactly that spelling.
+            if _ROOM_ID.fullmatch(tail):
+                return (prefix, int(tail))
+    return None
+
+
+def build_payload(seq: int, task: Task, run: TaskRun) -> dict[str, Any]:
+    """The ``task_update`` payload for ``run`` as of now (docs/protocol.md)."""
+    return {
+        "seq": seq,
+        "task_id": task.id,
+        "task_name": task.name,
+        "run_id": run.id,
+        "job_id": run.job_id,
+        "status": run.status,
+        "trigger": run.trigger,
+        "progress": run.progress,
+        "progress_message": run.progress_message,
+        "attempt": run.attempt,
+        "max_attempts": run.max_attempts,
+        "next_attempt_at": iso(run.next_attempt_at),
+        "queued_at": iso(run.queued_at),
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "duration_ms": run.duration_ms,
+        "error": run.error,
+        "last_run_at": iso(task.last_run_at),
+        "next_run_at": iso(task.next_run_at),
+        "last_status": task.last_status,
+        "emitted_at": None,  # stamped at publish time
+    }
+
+
+def record(task: Task, run: TaskRun) -> Event:
+    """Add the event row for the run's current state to the session (no commit).
+
+    The row id becomes ``seq``, so the row is flushed to learn it. On PostgreSQL a
+    transaction-scoped advisory lock makes event ids commit in id order, so a client
+    replaying ``since`` a seq can never miss a lower seq that commits later.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(db.text("SELECT pg_advisory_xact_lock(7240917)"))
+    event = Event(task_id=task.id, run_id=run.id, name=EVENT_NAME, payload={})
+    db.session.add(event)
+    db.session.flush()
+    event.payload = build_payload(event.id, task, run)
+    return event
+
+
+class _EmitterHolder:
+    """One write-only Socket.IO emitter per process (rebuilt after a fork is not needed:
+    redis-py reopens its pool in a child)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._emitter: sio.RedisManager | None = None
+        self._url: str | None = None
+
+    def get(self, redis_url: str) -> sio.RedisManager:
+        with self._lock:
+            if self._emitter is None or self._url != redis_url:
+                self._emitter = sio.RedisManager(
+                    redis_url, channel=MESSAGE_QUEUE_CHANNEL, write_only=True
+                )
+                self._url = redis_url
+            return self._emitter
+
+
+_holder = _EmitterHolder()
+
+
+def emitter() -> sio.RedisManager:
+    """This process's write-only emitter for the Socket.IO message queue."""
+    return _holder.get(current_app.config["REDIS_URL"])
+
+
+def publish(payload: dict[str, Any]) -> dict[str, Any]:
+    """Send a committed event to room ``tasks`` and its task's room.
+
+    A failed publish is logged and swallowed: the event row is already committed and
+    clients fetch it through ``subscribe`` replay when they notice the gap.
+    """
+    payload = dict(payload, emitted_at=iso(utcnow(), millis=True))
+    rooms = [ALL_TASKS_ROOM, task_room(payload["task_id"])]
+    try:
+        emitter().emit(EVENT_NAME, payload, namespace="/", room=rooms)
+    except Exception:  # the emitter may raise on a dead Redis; the row is the truth
+        log.exception("run %s: publish of seq %s failed", payload.get("run_id"), payload["seq"])
+    return payload
+
+
+TASK_CHANGED = "task_changed"
+
+
+def publish_task_changed(action: str, task_id: int, row: dict[str, Any] | None) -> None:
+    """Tell every page that a task was created, updated or deleted (``row`` is the task
+    as the snapshot shows it, or None when deleted).
+
+    Not part of the ``seq`` stream: a page that was disconnected asks for a snapshot
+    when it reconnects, which covers any task change it missed.
+    """
+    payload = {"action": action, "task_id": task_id, "task": row,
+               "emitted_at": iso(utcnow(), millis=True)}
+    try:
+        emitter().emit(TASK_CHANGED, payload, namespace="/", room=[ALL_TASKS_ROOM, task_room(task_id)])
+    except Exception:
+        log.exception("task %s: publish of task_changed failed", task_id)
+
+
+SCHEDULER_STATE = "scheduler_state"
+
+
+def publish_scheduler_state(status: dict[str, Any]) -> None:
+    """Tell every page that the global pause changed (``{"paused", "since", "by", ...}``)."""
+    try:
+        emitter().emit(SCHEDULER_STATE, status, namespace="/", room=ALL_TASKS_ROOM)
+    except Exception:
+        log.exception("publish of scheduler_state failed")
+
+
+def head_seq() -> int:
+    """The latest event seq (0 when the log is empty)."""
+    value = db.session.execute(select(db.func.max(Event.id))).scalar()
+    return int(value or 0)
+
+
+def replay(room: str, since: int, limit: int) -> list[dict[str, Any]]:
+    """Events after ``since`` for ``room``, oldest first, at most ``limit``."""
+    parsed = parse_room(room)
+    query = select(Event).where(Event.id > since, Event.name == EVENT_NAME)
+    if parsed and parsed[0] == "task":
+        query = query.where(Event.task_id == parsed[1])
+    rows = db.session.execute(query.order_by(Event.id).limit(limit)).scalars()
+    sent_at = iso(utcnow(), millis=True)
+    return [dict(row.payload, emitted_at=sent_at) for row in rows]
+
+

@@ -1,0 +1,185 @@
+"""Validation of task fields as the JSON API and the CLI receive them."""
+from __future__ import annotations
+
+import math
+import unicodedata
+from typing import Any, Callable
+
+from flask import current_app
+
+from webapp.core.errors import ValidationError
+from webapp.core.timeutil import parse_iso, utcnow
+from webapp.runs.switches import callable_problem, defined_functions
+from webapp.scheduling.cron import validate_schedule, zone
+from webapp.scheduling.misfire import MISFIRE_POLICIES
+
+KINDS = ("shell", "python")
+OVERLAP_POLICIES = ("skip", "allow", "queue")
+MAX_TIMEOUT = 7 * 24 * 3600
+WRITABLE = (
+    "name", "kind", "config", "description", "schedule", "timezone",
+    "enabled", "timeout", "retries", "overlap", "misfire",
+)
+DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "schedule": None,
+    "timezone": "UTC",
+    "enabled": True,
+    "timeout": 300,
+    "retries": None,
+    "overlap": "skip",
+    "misfire": "run_once",
+}
+
+
+def _storable(value: Any, field: str) -> None:
+    """Refuse what cannot be stored and read back as JSON: lone surrogates, NUL
+    (PostgreSQL), NaN and Infinity. Errors name the field down to two levels
+    (``config.kwargs``)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, field)
+            _storable(item, field if field.count(".") else f"{field}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, field)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError("must not contain NaN or Infinity", field)
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("contains invalid Unicode (a lone surrogate)", field) from None
+        if "\x00" in value:
+            raise ValidationError("must not contain NUL characters", field)
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("must be a string", "name")
+    name = value.strip()
+    if not name or len(name) > 200:
+        raise ValidationError("must be 1 to 200 characters", "name")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        raise ValidationError("must not contain control characters", "name")
+    return name
+
+
+def _shell_config(config: dict) -> dict:
+    if not current_app.config["SHELL_ENABLED"]:
+        raise ValidationError("the shell kind is switched off on this server", "kind")
+    command = config.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise ValidationError("a non-empty command is required", "config.command")
+    if len(command) > 10_000 or "\x00" in command:
+        raise ValidationError("must be under 10,000 characters, without NUL", "config.command")
+    return {"command": command}
+
+
+def _python_config(config: dict) -> dict:
+    target = config.get("callable")
+    problem = callable_problem(target, current_app.config["PYTHON_ALLOWED_MODULES"])
+    if problem is not None:
+        raise ValidationError(problem, "config.callable")
+    module, name = target.split(":", 1)
+    defined = defined_functions(module)
+    if defined is None:
+        raise ValidationError(f"module {module!r} cannot be found or read", "config.callable")
+    if name not in defined:
+        raise ValidationError(f"{name!r} is not a function defined in module {module!r}",
+                              "config.callable")
+    kwargs = config.get("kwargs", {})
+    if kwargs is None:
+        kwargs = {}
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise ValidationError("must be an object", "config.kwargs")
+    return {"callable": target, "kwargs": kwargs}
+
+
+CONFIG_VALIDATORS: dict[str, Callable[[dict], dict]] = {
+    "shell": _shell_config,
+    "python": _python_config,
+}
+
+
+def _int(value: Any, field: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValidationError(f"must be a whole number from {low} to {high}", field)
+    return value
+
+
+def _retries(value: Any) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValidationError("must be null or {\"max\": n, \"backoff\": [seconds, ...]}", "retries")
+    maximum = _int(value.get("max"), "retries.max", 0, 10)
+    backoff = value.get("backoff", [])
+    if not isinstance(backoff, list) or len(backoff) > 10:
+        raise ValidationError("must be a list of at most 10 delays in seconds", "retries.backoff")
+    delays = [_int(b, "retries.backoff", 0, 86400) for b in backoff]
+    return {"max": maximum, "backoff": delays}
+
+
+def clean_task(data: Any, existing: dict | None = None) -> dict[str, Any]:
+    """Validate a create (``existing`` None) or a partial update of a task.
+
+    Returns the full set of writable fields after the change.
+
+    Raises:
+        ValidationError: naming the first bad field.
+    """
+    if not isinstance(data, dict):
+        raise ValidationError("the body must be a JSON object")
+    unknown = sorted(set(data) - set(WRITABLE))
+    if unknown:
+        raise ValidationError(f"unknown or read-only field {unknown[0]!r}", unknown[0])
+    for key, value in data.items():
+        _storable(value, key)
+    merged = dict(DEFAULTS) if existing is None else dict(existing)
+    merged.update(data)
+    for required in ("name", "kind", "config"):
+        if required not in merged:
+            raise ValidationError("is required", required)
+
+    out: dict[str, Any] = {"name": _name(merged["name"])}
+    if existing is not None and "kind" not in data and "config" not in data:
+        # Kept as stored: a change that leaves them alone (enabling or disabling above
+        # all) is accepted whatever they are, even if a switch now refuses them; the
+        # run-time check (run_refusal) is what keeps such a task from running.
+        out["kind"], out["config"] = merged["kind"], merged["config"]
+    else:
+        if merged["kind"] not in KINDS:
+            raise ValidationError(f"must be one of {', '.join(KINDS)}", "kind")
+        out["kind"] = merged["kind"]
+        if not isinstance(merged["config"], dict):
+            raise ValidationError("must be an object", "config")
+        out["config"] = CONFIG_VALIDATORS[out["kind"]](merged["config"])
+    description = merged["description"]
+    if description is None:
+        description = ""
+    if not isinstance(description, str) or len(description) > 10_000:
+        raise ValidationError("must be a string of at most 10,000 characters", "description")
+    out["description"] = description
+    zone(merged["timezone"])
+    out["timezone"] = merged["timezone"]
+    out["schedule"] = validate_schedule(merged["schedule"])
+    changed = existing is None or existing.get("schedule") != out["schedule"]
+    if changed and out["schedule"] and out["schedule"]["type"] == "once" \
+            and parse_iso(out["schedule"]["at"]) <= utcnow():
+        # It would never fire. Only a new schedule is checked: a task whose one fire is
+        # behind it can still be edited.
+        raise ValidationError("is in the past: a once schedule must be a future instant",
+                              "schedule.at")
+    if not isinstance(merged["enabled"], bool):
+        raise ValidationError("must be true or false", "enabled")
+    out["enabled"] = merged["enabled"]
+    out["timeout"] = _int(merged["timeout"], "timeout", 1, MAX_TIMEOUT)
+    out["retries"] = _retries(merged["retries"])
+    if merged["overlap"] not in OVERLAP_POLICIES:
+        raise ValidationError(f"must be one of {', '.join(OVERLAP_POLICIES)}", "overlap")
+    out["overlap"] = merged["overlap"]
+    if merged["misfire"] not in MISFIRE_POLICIES:
+        raise ValidationError(f"must be one of {', '.join(MISFIRE_POLICIES)}", "misfire")
+    out["misfire"] = merged["misfire"]
+    return out
