@@ -12,8 +12,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the standalone Flask app. Only wires: no database work, no network."""
     from flask_migrate import Migrate
 
-    from webapp.access import headers as security
-    from webapp.cli import groups as cli
+    from webapp import cli
+    from webapp.access import headers
     from webapp.core import schema
     from webapp.core.extensions import db
     from webapp.core.secret_key import check_secret_key
@@ -35,8 +35,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     mount(app)
     app.register_error_handler(404, api.json_http_error)
     app.register_error_handler(405, api.json_http_error)
-    security.install(app)
-    security.trust_proxies(app)
+    headers.install(app)
+    headers.trust_proxies(app)
     cli.register(app)
     # Flask-Migrate's commands (`flask --app wsgi migrations ...`) are for writing new
     # revisions; operators use `db upgrade`, which also adopts pre-migration databases.

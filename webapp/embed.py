@@ -52,7 +52,7 @@ class Taskpulse:
         (``REDIS_URL``, ``ASYNC_MODE``, ...; see the README). The app's own database,
         secret key and cookie settings are used as they are.
         """
-        from webapp.cli import groups as cli
+        from webapp import cli
 
         if url_prefix.strip("/") == "":
             raise ValueError("an embedded Taskpulse needs a URL prefix such as '/taskpulse'")

@@ -60,3 +60,13 @@ def test_rq_info_lists_queue_and_workers(eventlet_stack, unique_name):
     assert "taskpulse" in result.stdout
     assert "1 workers, 1 queues" in result.stdout
     assert stack.workers[0].name in result.stdout
+
+
+def test_scheduler_pause_and_resume_from_the_cli_are_audited_like_the_api(eventlet_stack):
+    stack = eventlet_stack
+    assert "scheduler paused" in stack.flask("scheduler", "pause").stdout
+    assert stack.api("GET", "/scheduler").json()["paused"] is True
+    assert "scheduler running" in stack.flask("scheduler", "resume").stdout
+    entries = stack.api("GET", "/audit").json()["entries"]
+    actions = [(e["action"], e["target_type"], e["username"].startswith("cli:")) for e in entries[:2]]
+    assert actions == [("resume", "scheduler", True), ("pause", "scheduler", True)]

@@ -13,10 +13,12 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from webapp.access import audit
 from webapp.core.extensions import db
 from webapp.core.models import Setting, Task
 from webapp.core.redis import redis_connection
 from webapp.core.timeutil import as_utc, iso, utcnow
+from webapp.live import events
 from webapp.scheduling.cron import next_fire_in_series
 
 log = logging.getLogger(__name__)
@@ -96,3 +98,17 @@ def scheduler_status(connection: Any | None = None) -> dict[str, Any]:
         "by": value.get("by"),
         "leader": scheduler_leader(connection),
     }
+
+
+def set_paused(paused: bool, by: str) -> dict[str, Any]:
+    """Pause or resume scheduled fires for everyone, as ``by`` (API and CLI alike): the
+    change, an audit entry, and the live ``scheduler_state`` for every page.
+
+    Returns the new :func:`scheduler_status`.
+    """
+    status = pause_scheduler(by=by) if paused else resume_scheduler(by=by)
+    entry = audit.record(by, "pause" if paused else "resume", "scheduler", None, "scheduler")
+    db.session.commit()
+    audit.publish(entry)
+    events.publish_scheduler_state(status)
+    return status

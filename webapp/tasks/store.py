@@ -24,6 +24,15 @@ def get_task(task_id: int) -> Task:
     return task
 
 
+def find_task(key: str) -> Task | None:
+    """The task with this id (all digits) or else this name, or None."""
+    if key.isdigit() and len(key) <= 18:
+        task = db.session.get(Task, int(key))
+        if task is not None:
+            return task
+    return db.session.execute(select(Task).where(Task.name == key)).scalar()
+
+
 def list_tasks() -> list[Task]:
     """All tasks, by name."""
     return list(db.session.execute(select(Task).order_by(Task.name)).scalars())

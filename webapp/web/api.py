@@ -17,9 +17,9 @@ from webapp.core.redis import redis_connection
 from webapp.core.timeutil import iso, parse_iso, utcnow
 from webapp.live import events, panels, stats
 from webapp.runs import dispatch
-from webapp.scheduling import pause as scheduler_state
+from webapp.scheduling import pause
 from webapp.scheduling.cron import preview, validate_schedule, zone
-from webapp.tasks import store as tasks
+from webapp.tasks import store
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -82,14 +82,14 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 @requires("viewer")
 def list_tasks():
     """All tasks."""
-    return jsonify({"tasks": [t.to_dict() for t in tasks.list_tasks()]})
+    return jsonify({"tasks": [t.to_dict() for t in store.list_tasks()]})
 
 
 @bp.post("/tasks")
 @requires("admin")
 def create_task():
     """Create a task; 201 with the task."""
-    task = tasks.create_task(_json_body(), actor=_actor())
+    task = store.create_task(_json_body(), actor=_actor())
     return jsonify(task.to_dict()), 201
 
 
@@ -97,7 +97,7 @@ def create_task():
 @requires("viewer")
 def get_task(task_id: int):
     """One task."""
-    return jsonify(tasks.get_task(task_id).to_dict())
+    return jsonify(store.get_task(task_id).to_dict())
 
 
 @bp.patch("/tasks/<id:task_id>")
@@ -107,14 +107,14 @@ def update_task(task_id: int):
     body = _json_body()
     only_enabling = isinstance(body, dict) and body and set(body) <= {"enabled"}
     authorize("operator" if only_enabling else "admin")
-    return jsonify(tasks.update_task(task_id, body, actor=_actor()).to_dict())
+    return jsonify(store.update_task(task_id, body, actor=_actor()).to_dict())
 
 
 @bp.delete("/tasks/<id:task_id>")
 @requires("admin")
 def delete_task(task_id: int):
     """Delete a task and its runs."""
-    tasks.delete_task(task_id, actor=_actor())
+    store.delete_task(task_id, actor=_actor())
     return "", 204
 
 
@@ -133,7 +133,7 @@ def run_task(task_id: int):
 @requires("viewer")
 def task_runs(task_id: int):
     """The task's runs, newest first (``limit``, ``before`` run id for paging)."""
-    tasks.get_task(task_id)
+    store.get_task(task_id)
     limit = _int_arg("limit", 50, 1, 500)
     query = select(TaskRun).where(TaskRun.task_id == task_id)
     before = request.args.get("before")
@@ -168,7 +168,7 @@ def stop_run(run_id: int):
 @requires("viewer")
 def task_stats(task_id: int):
     """Success rate, counts by status and the durations of the task's last ``limit`` runs."""
-    tasks.get_task(task_id)
+    store.get_task(task_id)
     return jsonify(stats.task_stats(task_id, _int_arg("limit", stats.DEFAULT_RUNS, 1, 1000)))
 
 
@@ -219,29 +219,21 @@ def schedule_preview():
 @requires("viewer")
 def scheduler_status():
     """The global pause and the leading scheduler."""
-    return jsonify(scheduler_state.scheduler_status())
+    return jsonify(pause.scheduler_status())
 
 
 @bp.post("/scheduler/pause")
 @requires("operator")
 def pause_scheduler():
     """Stop scheduled fires everywhere (Run Now still works)."""
-    return _changed_pause(scheduler_state.pause_scheduler(by=_actor()), "pause")
+    return jsonify(pause.set_paused(True, by=_actor()))
 
 
 @bp.post("/scheduler/resume")
 @requires("operator")
 def resume_scheduler():
     """Resume scheduled fires (no catch-up burst for fires passed while paused)."""
-    return _changed_pause(scheduler_state.resume_scheduler(by=_actor()), "resume")
-
-
-def _changed_pause(status: dict, action: str):
-    entry = audit.record(_actor(), action, "scheduler", None, "scheduler")
-    db.session.commit()
-    audit.publish(entry)
-    events.publish_scheduler_state(status)
-    return jsonify(status)
+    return jsonify(pause.set_paused(False, by=_actor()))
 
 
 @bp.get("/users")

@@ -64,7 +64,7 @@ def _init_db(app: Flask, database_url: str | None = None) -> None:
 
 def _blueprint(state: Mounted) -> Blueprint:
     """Pages, API, sign-in pages (unless the host signs users in), static files."""
-    from webapp.access import headers as security
+    from webapp.access import headers
     from webapp.access.auth import csrf_token
     from webapp.web import api, auth_pages, pages
 
@@ -90,7 +90,7 @@ def _blueprint(state: Mounted) -> Blueprint:
 
     if not state.standalone:
         # The host's own pages keep their headers and error pages; ours get ours.
-        security.install(bp)
+        headers.install(bp)
         bp.before_request(_cap_request_body)
     return bp
 

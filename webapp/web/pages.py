@@ -23,7 +23,7 @@ from webapp.core.errors import ApiError
 from webapp.core.extensions import db
 from webapp.core.models import Task, TaskRun
 from webapp.live import events, panels, snapshot, stats
-from webapp.scheduling import pause as scheduler_state
+from webapp.scheduling import pause
 
 bp = Blueprint("pages", __name__)
 
@@ -76,7 +76,7 @@ def scheduler():
         # Read after the head: events in between are both in the panels and replayed,
         # and the page skips those its panels already show (docs/protocol.md).
         panels=panels.panels(),
-        scheduler=scheduler_state.scheduler_status(),
+        scheduler=pause.scheduler_status(),
         socketio_module_url=_socketio_module_url(),
         api_base=_api_base(),
     )

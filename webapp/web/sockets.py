@@ -16,7 +16,7 @@ from webapp.core.extensions import db, socketio
 from webapp.core.models import AuditEntry, Task, TaskRun
 from webapp.live import events, fanout, head_beacon, panels, snapshot, stats, subscribe_limits
 from webapp.runs import output
-from webapp.scheduling import pause as scheduler_state
+from webapp.scheduling import pause
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
         ack["batch"] = True  # absent otherwise: old acks stay as they were
     if data.get("snapshot") is True:
         ack["tasks"] = snapshot.task_rows(parsed[1])
-        ack["scheduler"] = scheduler_state.scheduler_status()
+        ack["scheduler"] = pause.scheduler_status()
         if parsed[0] == "tasks":
             ack["panels"] = panels.panels()
         else:
