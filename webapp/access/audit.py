@@ -13,11 +13,10 @@ from sqlalchemy import select
 from webapp.core.extensions import db
 from webapp.core.models import AuditEntry
 from webapp.live import events
+from webapp.live.names import AUDIT_ENTRY, AUDIT_ROOM
 
 log = logging.getLogger(__name__)
 
-AUDIT_ROOM = "audit"
-AUDIT_EVENT = "audit_entry"
 # Fields of a task that change on their own (runs, clock) and are not edits.
 _NOT_EDITS = {"last_run_at", "last_status", "last_error", "next_run_at", "updated_at", "created_at"}
 
@@ -42,10 +41,7 @@ def record(actor: str, action: str, target_type: str, target_id: int | None,
 
 def publish(entry: AuditEntry) -> None:
     """Send a committed entry to room ``audit``; a failed send loses nothing."""
-    try:
-        events.emitter().emit(AUDIT_EVENT, entry.to_dict(), namespace="/", room=AUDIT_ROOM)
-    except Exception:
-        log.exception("audit %s: publish failed", entry.id)
+    events.emit(AUDIT_ENTRY, entry.to_dict(), AUDIT_ROOM, about=f"audit entry {entry.id}")
 
 
 def log_run(actor: str, action: str, task_id: int, run_id: int) -> None:

@@ -1,11 +1,12 @@
-"""The ``task_update`` event: its shape, its rooms, publishing it and replaying it.
+"""The ``task_update`` event (its payload, publishing it, replaying it) and THE one
+emit helper every server event goes out through.
 
-This module owns the event name and the payload; nothing else builds either.
+This module owns the payload; nothing else builds it. Event and room names are in
+:mod:`webapp.live.names`.
 """
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from typing import Any
 
@@ -13,41 +14,21 @@ import socketio as sio
 from flask import current_app
 from sqlalchemy import select
 
-from webapp.core.extensions import db
+from webapp.core.extensions import db, socketio
 from webapp.core.models import Event, Task, TaskRun
 from webapp.core.timeutil import iso, utcnow
+from webapp.live.names import (
+    ALL_TASKS_ROOM,
+    MESSAGE_QUEUE_CHANNEL,
+    NAMESPACE,
+    SCHEDULER_STATE,
+    TASK_CHANGED,
+    TASK_UPDATE,
+    parse_room,
+    task_room,
+)
 
 log = logging.getLogger(__name__)
-
-EVENT_NAME = "task_update"
-_ROOM_ID = re.compile(r"[1-9][0-9]{0,11}")
-ALL_TASKS_ROOM = "tasks"
-MESSAGE_QUEUE_CHANNEL = "flask-socketio"  # Flask-SocketIO's default channel
-
-
-def task_room(task_id: int) -> str:
-    """The room that receives only one task's updates."""
-    return f"task:{task_id}"
-
-
-def run_room(run_id: int) -> str:
-    """The room of one run's live output (``run_output``, see :mod:`webapp.runs.output`)."""
-    return f"run:{run_id}"
-
-
-def parse_room(room: Any) -> tuple[str, int | None] | None:
-    """Return ("tasks", None), ("task", id) or ("run", id) for a valid room name, else None."""
-    if room == ALL_TASKS_ROOM:
-        return ("tasks", None)
-    for prefix in ("task", "run"):
-        if isinstance(room, str) and room.startswith(prefix + ":"):
-            tail = room[len(prefix) + 1:]
-            # Canonical ids only ("task:1", not "task:01" or "task:١"): events go to
-            # exactly that spelling.
-            if _ROOM_ID.fullmatch(tail):
-                return (prefix, int(tail))
-    return None
-
 
 def build_payload(seq: int, task: Task, run: TaskRun) -> dict[str, Any]:
     """The ``task_update`` payload for ``run`` as of now (docs/protocol.md)."""
@@ -85,7 +66,7 @@ def record(task: Task, run: TaskRun) -> Event:
     """
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(db.text("SELECT pg_advisory_xact_lock(7240917)"))
-    event = Event(task_id=task.id, run_id=run.id, name=EVENT_NAME, payload={})
+    event = Event(task_id=task.id, run_id=run.id, name=TASK_UPDATE, payload={})
     db.session.add(event)
     db.session.flush()
     event.payload = build_payload(event.id, task, run)
@@ -119,22 +100,34 @@ def emitter() -> sio.RedisManager:
     return _holder.get(current_app.config["REDIS_URL"])
 
 
-def publish(payload: dict[str, Any]) -> dict[str, Any]:
-    """Send a committed event to room ``tasks`` and its task's room.
+def emit(event: str, payload: dict[str, Any], to: str | list[str], about: str = "",
+         local: bool = False) -> bool:
+    """Send one server event: every event the server sends goes out here.
 
-    A failed publish is logged and swallowed: the event row is already committed and
-    clients fetch it through ``subscribe`` replay when they notice the gap.
+    Through the Socket.IO message queue (Redis) to every web process, or with
+    ``local=True`` only to this process's own clients. A failed send is logged (naming
+    ``about``, e.g. "run 12") and swallowed: what it carried is in the database or in
+    Redis already, and clients fetch it with ``subscribe`` when they notice the gap.
+
+    Returns True when the event went out.
     """
-    payload = dict(payload, emitted_at=iso(utcnow(), millis=True))
-    rooms = [ALL_TASKS_ROOM, task_room(payload["task_id"])]
     try:
-        emitter().emit(EVENT_NAME, payload, namespace="/", room=rooms)
-    except Exception:  # the emitter may raise on a dead Redis; the row is the truth
-        log.exception("run %s: publish of seq %s failed", payload.get("run_id"), payload["seq"])
+        if local:
+            socketio.emit(event, payload, to=to, namespace=NAMESPACE, ignore_queue=True)
+        else:
+            emitter().emit(event, payload, namespace=NAMESPACE, room=to)
+    except Exception:  # the emitter may raise on a dead Redis
+        log.exception("%s: publish of %s failed", about or "live channel", event)
+        return False
+    return True
+
+
+def publish(payload: dict[str, Any]) -> dict[str, Any]:
+    """Send a committed ``task_update`` to room ``tasks`` and its task's room."""
+    payload = dict(payload, emitted_at=iso(utcnow(), millis=True))
+    emit(TASK_UPDATE, payload, [ALL_TASKS_ROOM, task_room(payload["task_id"])],
+         about=f"run {payload.get('run_id')} (seq {payload['seq']})")
     return payload
-
-
-TASK_CHANGED = "task_changed"
 
 
 def publish_task_changed(action: str, task_id: int, row: dict[str, Any] | None) -> None:
@@ -146,21 +139,12 @@ def publish_task_changed(action: str, task_id: int, row: dict[str, Any] | None) 
     """
     payload = {"action": action, "task_id": task_id, "task": row,
                "emitted_at": iso(utcnow(), millis=True)}
-    try:
-        emitter().emit(TASK_CHANGED, payload, namespace="/", room=[ALL_TASKS_ROOM, task_room(task_id)])
-    except Exception:
-        log.exception("task %s: publish of task_changed failed", task_id)
-
-
-SCHEDULER_STATE = "scheduler_state"
+    emit(TASK_CHANGED, payload, [ALL_TASKS_ROOM, task_room(task_id)], about=f"task {task_id}")
 
 
 def publish_scheduler_state(status: dict[str, Any]) -> None:
     """Tell every page that the global pause changed (``{"paused", "since", "by", ...}``)."""
-    try:
-        emitter().emit(SCHEDULER_STATE, status, namespace="/", room=ALL_TASKS_ROOM)
-    except Exception:
-        log.exception("publish of scheduler_state failed")
+    emit(SCHEDULER_STATE, status, ALL_TASKS_ROOM, about="scheduler")
 
 
 def head_seq() -> int:
@@ -172,7 +156,7 @@ def head_seq() -> int:
 def replay(room: str, since: int, limit: int) -> list[dict[str, Any]]:
     """Events after ``since`` for ``room``, oldest first, at most ``limit``."""
     parsed = parse_room(room)
-    query = select(Event).where(Event.id > since, Event.name == EVENT_NAME)
+    query = select(Event).where(Event.id > since, Event.name == TASK_UPDATE)
     if parsed and parsed[0] == "task":
         query = query.where(Event.task_id == parsed[1])
     rows = db.session.execute(query.order_by(Event.id).limit(limit)).scalars()

@@ -49,17 +49,12 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 from socketio.manager import Manager
 
+from webapp.live.names import ALL_TASKS_ROOM, BATCH_ROOM, NAMESPACE, SEQ_HEAD, TASK_UPDATE
+from webapp.live.names import TASK_UPDATES as BATCH_EVENT
+
 log = logging.getLogger(__name__)
 
-TASK_UPDATE = "task_update"  # webapp.live.events.EVENT_NAME; not imported to keep this module standalone
-BATCH_EVENT = "task_updates"
-ALL_TASKS_ROOM = "tasks"
-# Not a name ``subscribe`` accepts (see events.parse_room), so only webapp.web.sockets puts a
-# connection in it, and only together with room ``tasks``.
-BATCH_ROOM = "tasks~batch"
 WINDOW_SECONDS = 0.1
-NAMESPACE = "/"
-SEQ_HEAD = "seq_head"  # webapp.live.head_beacon.BEACON_EVENT
 HEAD_GRACE_SECONDS = 2.0
 
 

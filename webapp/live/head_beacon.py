@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 from webapp.core.extensions import db, socketio
 from webapp.core.models import Event
 from webapp.live import events
+from webapp.live.names import ALL_TASKS_ROOM, SEQ_HEAD, TASK_UPDATE, task_room
 
 log = logging.getLogger(__name__)
 
-BEACON_EVENT = "seq_head"
 CHECK_SECONDS = 5.0
 KEEPALIVE_SECONDS = 60.0
 
@@ -70,7 +70,7 @@ def task_heads(after: int, upto: int) -> list[tuple[int, int]]:
     """``(task_id, its latest seq)`` for the tasks with events in ``(after, upto]``."""
     rows = db.session.execute(
         select(Event.task_id, func.max(Event.id))
-        .where(Event.id > after, Event.id <= upto, Event.name == events.EVENT_NAME,
+        .where(Event.id > after, Event.id <= upto, Event.name == TASK_UPDATE,
                Event.task_id.is_not(None))
         .group_by(Event.task_id)
     ).all()
@@ -80,8 +80,7 @@ def task_heads(after: int, upto: int) -> list[tuple[int, int]]:
 
 def announce(head: int, moved: list[tuple[int, int]]) -> None:
     """Send the notices to this process's own clients (every process sends its own)."""
-    socketio.emit(BEACON_EVENT, {"head": head}, to=events.ALL_TASKS_ROOM,
-                  namespace="/", ignore_queue=True)
+    events.emit(SEQ_HEAD, {"head": head}, ALL_TASKS_ROOM, about="seq head", local=True)
     for task_id, seq in moved:
-        socketio.emit(BEACON_EVENT, {"head": seq, "task_id": task_id},
-                      to=events.task_room(task_id), namespace="/", ignore_queue=True)
+        events.emit(SEQ_HEAD, {"head": seq, "task_id": task_id}, task_room(task_id),
+                    about=f"task {task_id}", local=True)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from webapp.core.extensions import db
 from webapp.core.models import ACTIVE_STATUSES, Event, Task, TaskRun
 from webapp.core.timeutil import iso, utcnow
-from webapp.live import events
+from webapp.live.names import TASK_UPDATE
 
 RECENT_EVENTS = 20
 SCAN_EVENTS = 200  # newest events looked at to find RECENT_EVENTS that are not progress
@@ -35,7 +35,7 @@ def running_runs() -> list[dict[str, Any]]:
 def recent_activity(limit: int = RECENT_EVENTS) -> list[dict[str, Any]]:
     """The newest ``task_update`` events that changed a status, newest first."""
     rows = db.session.execute(
-        select(Event.payload).where(Event.name == events.EVENT_NAME)
+        select(Event.payload).where(Event.name == TASK_UPDATE)
         .order_by(Event.id.desc()).limit(SCAN_EVENTS)
     ).scalars()
     sent_at = iso(utcnow(), millis=True)

@@ -9,12 +9,13 @@ from typing import Any
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, join_room, leave_room, rooms
 
-from webapp.access import audit, socket_sessions
+from webapp.access import socket_sessions
 from webapp.access.auth import Principal, browser_principal, credentials_from_header, proof_of
 from webapp.core.errors import ApiError
 from webapp.core.extensions import db, socketio
 from webapp.core.models import AuditEntry, Task, TaskRun
 from webapp.live import events, fanout, head_beacon, panels, snapshot, stats, subscribe_limits
+from webapp.live.names import AUDIT_ROOM, BATCH_ROOM, MESSAGE_QUEUE_CHANNEL, parse_room, run_room
 from webapp.runs import output
 from webapp.scheduling import pause
 
@@ -117,9 +118,9 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
         since = _since(data.get("since"))
     except ValueError as exc:
         return _refuse(str(exc))
-    if room == audit.AUDIT_ROOM:
+    if room == AUDIT_ROOM:
         return _subscribe_audit(principal, since)
-    parsed = events.parse_room(room)
+    parsed = parse_room(room)
     if parsed is None:
         return _refuse(f"unknown room {str(room)[:80]!r}: use 'tasks', 'task:<id>' or 'run:<id>'")
     if parsed[0] == "run":
@@ -133,10 +134,10 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
     if batch:
         # The batch room first: an event handled in between then reaches this
         # connection in a batch, never both ways.
-        join_room(fanout.BATCH_ROOM)
+        join_room(BATCH_ROOM)
     join_room(room)
-    if not batch and parsed[0] == "tasks" and fanout.BATCH_ROOM in rooms():
-        leave_room(fanout.BATCH_ROOM)  # the latest subscribe to 'tasks' decides
+    if not batch and parsed[0] == "tasks" and BATCH_ROOM in rooms():
+        leave_room(BATCH_ROOM)  # the latest subscribe to 'tasks' decides
     head = events.head_seq()
     limit = current_app.config["REPLAY_LIMIT"]
     missed = events.replay(room, since, limit) if since is not None and since < head else []
@@ -171,7 +172,7 @@ def _subscribe_run(run_id: int, data: dict[str, Any]) -> dict[str, Any]:
     run = db.session.get(TaskRun, run_id)
     if run is None:
         return _refuse(f"no run with id {run_id}")
-    join_room(events.run_room(run_id))
+    join_room(run_room(run_id))
     ack = {"ok": True, "head": events.head_seq(), "events": [], "run": run.to_dict(),
            "output": output.catch_up(run, after)}
     if subscribe_limits.fit_items(ack, "lines", keep="newest", holder=ack["output"]):
@@ -183,7 +184,7 @@ def _subscribe_audit(principal: Principal, since: int | None) -> dict[str, Any]:
     """Room ``audit`` (admins only): live ``audit_entry`` events; replay by entry id."""
     if not principal.can("admin"):
         return _refuse("room 'audit' is for admins")
-    join_room(audit.AUDIT_ROOM)
+    join_room(AUDIT_ROOM)
     head = db.session.execute(db.select(db.func.max(AuditEntry.id))).scalar() or 0
     missed = []
     limit = current_app.config["REPLAY_LIMIT"]
@@ -202,7 +203,7 @@ def client_manager(redis_url: str) -> fanout.CoalescingRedisManager:
     """The Socket.IO server's client manager: the Redis message queue (channel
     ``flask-socketio``) that also sends ``task_updates`` batches to the connections that
     subscribed to ``tasks`` with ``"batch": true``."""
-    return fanout.CoalescingRedisManager(redis_url, channel=events.MESSAGE_QUEUE_CHANNEL)
+    return fanout.CoalescingRedisManager(redis_url, channel=MESSAGE_QUEUE_CHANNEL)
 
 
 def register(sio=socketio) -> None:
