@@ -15,7 +15,6 @@ import inspect
 import logging
 import os
 import select
-import signal
 import subprocess
 import time
 from collections import deque
@@ -32,7 +31,6 @@ from .stream import RunStream
 log = logging.getLogger(__name__)
 
 TAIL_LINES_IN_ERROR = 5
-KILL_GRACE_SECONDS = procs.KILL_GRACE_SECONDS
 DRAIN_SECONDS = 1.0  # after a timeout kill, how long to read what the command left
 READ_CHUNK = 65536
 
@@ -137,24 +135,6 @@ class _Output:
         return self.stream.line_count if self.stream is not None else self.count
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Stop the command and everything it started (it leads its own session): SIGTERM,
-    a short grace for the shell to exit, then SIGKILL to the whole group, since a child
-    may ignore SIGTERM and keep the output pipes open after the shell itself has gone."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(KILL_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def _pump(proc: subprocess.Popen, output: _Output, deadline: float) -> bool:
     """Read stdout and stderr as they come until both close or ``deadline`` passes.
 
@@ -211,7 +191,7 @@ def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int
             except subprocess.TimeoutExpired:  # closed its output, still running
                 finished = False
         if not finished:
-            _kill_group(proc)
+            procs.kill_group(proc.pid, leader=proc)
             _pump(proc, output, time.monotonic() + DRAIN_SECONDS)
             for name in ("stdout", "stderr"):
                 output.feed(name, b"", final=True)
@@ -227,7 +207,7 @@ def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int
         # the command leads its own session, so nothing else would ever end it.
         log.warning("run %s: the job broke while its command ran; ending process group %s",
                     run_id, proc.pid, exc_info=True)
-        _kill_group(proc)
+        procs.kill_group(proc.pid, leader=proc)
         raise
     finally:
         for pipe in (proc.stdout, proc.stderr):

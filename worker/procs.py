@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -77,9 +78,12 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def kill_group(pgid: int, grace: float = KILL_GRACE_SECONDS) -> None:
+def kill_group(pgid: int, grace: float = KILL_GRACE_SECONDS,
+               leader: subprocess.Popen | None = None) -> None:
     """End process group ``pgid``: SIGTERM, up to ``grace`` seconds to exit, then SIGKILL
-    (a child may ignore SIGTERM and keep running after its shell has gone)."""
+    (a child may ignore SIGTERM and keep running, and the output pipes open, after its
+    shell has gone). With ``leader`` (the command we started, which leads the group) the
+    grace ends when it exits, and it is reaped; else when the group is empty."""
     if pgid <= 1 or pgid == os.getpgrp():
         return
     try:
@@ -89,9 +93,15 @@ def kill_group(pgid: int, grace: float = KILL_GRACE_SECONDS) -> None:
     except PermissionError:
         log.warning("process group %s: not ours to kill", pgid)
         return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and group_members(pgid):
-        time.sleep(0.05)
+    if leader is not None:
+        try:
+            leader.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    else:
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and group_members(pgid):
+            time.sleep(0.05)
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

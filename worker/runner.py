@@ -6,21 +6,25 @@ forking worker cannot stop jobs.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job, JobStatus, get_current_job
 from rq.serializers import JSONSerializer
 from rq.utils import now
+from rq.worker import DequeueStrategy
 
 from webapp.core.config import drop_setup_secrets
 from webapp.core.extensions import db
@@ -38,6 +42,7 @@ from .context import app, app_context
 from .stream import RunStream
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 PARENT_CHECK_SECONDS = 0.5
 # Redis going away must not end the worker (under honcho one process ending stops all):
@@ -46,6 +51,24 @@ REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 # RQ's maintenance (registry cleanup, taking over the scheduler lock of a dead worker so
 # delayed retries still get enqueued) runs at most this far apart (RQ's default: 10 min).
 MAINTENANCE_SECONDS = 60
+
+
+def redis_may_be_away(what: str, level: int = logging.WARNING) -> Callable[[F], F]:
+    """Let one of RQ's bookkeeping methods fail while Redis is away: log ``what`` and
+    carry on, since the worker must outlive the outage (the next beat retries)."""
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def wrapper(self: Worker, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except REDIS_DOWN as exc:
+                log.log(level, "worker %s: %s, Redis unavailable (%s)", self.name, what, exc)
+                return None
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def configure_logging() -> None:
@@ -89,60 +112,51 @@ class TaskpulseWorker(Worker):
         with app().app_context():
             events.emitter()
 
-    def work(self, *args: Any, **kwargs: Any) -> bool:
-        """RQ's work loop, always with RQ's scheduler (it enqueues delayed retries)."""
-        if len(args) < 7:
-            kwargs["with_scheduler"] = True
-        return super().work(*args, **kwargs)
+    def work(self, burst: bool = False, logging_level: str | None = None,
+             date_format: str = DEFAULT_LOGGING_DATE_FORMAT, log_format: str = DEFAULT_LOGGING_FORMAT,
+             max_jobs: int | None = None, max_idle_time: int | None = None,
+             with_scheduler: bool = True, dequeue_strategy: DequeueStrategy = DequeueStrategy.DEFAULT) -> bool:
+        """RQ's work loop, always with RQ's scheduler (it enqueues delayed retries), even
+        when ``rq worker`` passes ``with_scheduler=False`` (no ``--with-scheduler``)."""
+        return super().work(burst=burst, logging_level=logging_level, date_format=date_format,
+                            log_format=log_format, max_jobs=max_jobs, max_idle_time=max_idle_time,
+                            with_scheduler=True, dequeue_strategy=dequeue_strategy)
 
+    @redis_may_be_away("heartbeat failed")
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's heartbeat, plus the short-lived liveness key the lost-run sweep reads."""
-        try:
-            super().heartbeat(timeout, pipeline)
-        except REDIS_DOWN as exc:
-            log.warning("worker %s: heartbeat failed, Redis unavailable (%s)", self.name, exc)
-            return
+        super().heartbeat(timeout, pipeline)
         try:
             liveness.beat(pipeline if pipeline is not None else self.connection, self.name)
         except Exception:  # Redis trouble surfaces in RQ's own calls
             log.debug("worker %s: liveness beat failed", self.name, exc_info=True)
 
+    @redis_may_be_away("suspension check skipped")
     def check_for_suspension(self, burst: bool) -> None:
         """RQ's suspension check; while Redis is away, carry on to the dequeue, which
         waits for Redis to come back (RQ would otherwise quit the worker here)."""
-        try:
-            super().check_for_suspension(burst)
-        except REDIS_DOWN as exc:
-            log.warning("worker %s: Redis unavailable (%s); waiting for it", self.name, exc)
+        super().check_for_suspension(burst)
 
+    @redis_may_be_away("state not recorded", logging.DEBUG)
     def set_state(self, *args: Any, **kwargs: Any) -> None:
         """RQ's worker state (shown by ``rq info``); not fatal while Redis is away."""
-        try:
-            super().set_state(*args, **kwargs)
-        except REDIS_DOWN:
-            log.debug("worker %s: state not recorded, Redis unavailable", self.name)
+        super().set_state(*args, **kwargs)
 
+    @redis_may_be_away("maintenance skipped")
     def run_maintenance_tasks(self) -> None:
         """RQ's maintenance (registry cleanup, scheduler lock); retried next time while
         Redis is away."""
-        try:
-            super().run_maintenance_tasks()
-        except REDIS_DOWN as exc:
-            log.warning("worker %s: maintenance skipped, Redis unavailable (%s)", self.name, exc)
+        super().run_maintenance_tasks()
 
+    @redis_may_be_away("working time not recorded", logging.DEBUG)
     def set_current_job_working_time(self, *args: Any, **kwargs: Any) -> None:
         """RQ's bookkeeping while a job runs; skipped (not fatal) while Redis is away."""
-        try:
-            super().set_current_job_working_time(*args, **kwargs)
-        except REDIS_DOWN:
-            log.debug("worker %s: working time not recorded, Redis unavailable", self.name)
+        super().set_current_job_working_time(*args, **kwargs)
 
+    @redis_may_be_away("job heartbeat failed")
     def maintain_heartbeats(self, job: Job) -> None:
         """RQ's job heartbeats; skipped (not fatal) while Redis is away."""
-        try:
-            super().maintain_heartbeats(job)
-        except REDIS_DOWN as exc:
-            log.warning("job %s: heartbeat failed, Redis unavailable (%s)", job.id, exc)
+        super().maintain_heartbeats(job)
 
     def execute_job(self, job: Job, queue: Any) -> None:
         """Run a Taskpulse job; fail any other job without running it (see

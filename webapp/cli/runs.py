@@ -11,6 +11,7 @@ from webapp.cli.common import cli_actor, fail, find_task
 from webapp.cli.terminal import printable
 from webapp.core.errors import ApiError
 from webapp.core.extensions import db
+from webapp.core.queries import runs_of_task
 from webapp.live import stats
 from webapp.runs import dispatch
 
@@ -23,12 +24,9 @@ runs_cli = AppGroup("runs", help="List runs of a task; stop or cancel a run.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def runs_list(task: str, limit: int, as_json: bool) -> None:
     """List a task's runs (by task id or name), newest first, with its success rate."""
-    from webapp.core.models import TaskRun
 
     found = find_task(task)
-    rows = [r.to_dict() for r in db.session.execute(
-        db.select(TaskRun).where(TaskRun.task_id == found.id).order_by(TaskRun.id.desc()).limit(limit)
-    ).scalars()]
+    rows = [r.to_dict() for r in runs_of_task(found.id, limit)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

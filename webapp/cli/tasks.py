@@ -11,6 +11,7 @@ from webapp.access import audit
 from webapp.cli.common import cli_actor, fail, find_task
 from webapp.cli.terminal import printable
 from webapp.core.errors import ApiError
+from webapp.core.models import TASK_DEFAULTS
 from webapp.runs import dispatch
 from webapp.tasks import store
 
@@ -38,7 +39,7 @@ def tasks_list(as_json: bool) -> None:
 @click.option("--command", "command", help="Shell command (kind shell).")
 @click.option("--callable", "target", help="module:function (kind python).")
 @click.option("--description", default="")
-@click.option("--timeout", type=int, default=300, show_default=True)
+@click.option("--timeout", type=int, default=TASK_DEFAULTS["timeout"], show_default=True)
 def tasks_create(name: str, command: str | None, target: str | None, description: str, timeout: int) -> None:
     """Create a shell task (--command) or a python task (--callable)."""
     if bool(command) == bool(target):

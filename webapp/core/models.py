@@ -22,7 +22,19 @@ from webapp.core.timeutil import iso, utcnow
 ACTIVE_STATUSES = ("queued", "running", "retrying")
 TERMINAL_STATUSES = ("success", "failed", "stopped", "canceled", "skipped")
 STATUSES = ACTIVE_STATUSES + TERMINAL_STATUSES
-TRIGGERS = ("manual", "schedule", "retry")
+TRIGGERS = ("manual", "schedule")
+# What a task is when the API, the CLI or the page's dialog leaves a field out: the
+# columns, the input validation and the dialog all read these.
+TASK_DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "schedule": None,
+    "timezone": "UTC",
+    "enabled": True,
+    "timeout": 300,
+    "retries": None,
+    "overlap": "skip",
+    "misfire": "run_once",
+}
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 EventId = BigInteger().with_variant(Integer(), "sqlite")
@@ -39,15 +51,15 @@ class Task(db.Model):
     name: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
     kind: Mapped[str] = mapped_column(String(40), nullable=False)
     config: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
-    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    description: Mapped[str] = mapped_column(Text, nullable=False, default=TASK_DEFAULTS["description"])
     schedule: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
-    enabled: Mapped[bool] = mapped_column(nullable=False, default=True)
-    timeout: Mapped[int] = mapped_column(Integer, nullable=False, default=300)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default=TASK_DEFAULTS["timezone"])
+    enabled: Mapped[bool] = mapped_column(nullable=False, default=TASK_DEFAULTS["enabled"])
+    timeout: Mapped[int] = mapped_column(Integer, nullable=False, default=TASK_DEFAULTS["timeout"])
     retries: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    overlap: Mapped[str] = mapped_column(String(10), nullable=False, default="skip")
+    overlap: Mapped[str] = mapped_column(String(10), nullable=False, default=TASK_DEFAULTS["overlap"])
     # What a fire missed during downtime does: "run_once" (one catch-up) or "skip".
-    misfire: Mapped[str] = mapped_column(String(10), nullable=False, default="run_once")
+    misfire: Mapped[str] = mapped_column(String(10), nullable=False, default=TASK_DEFAULTS["misfire"])
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_status: Mapped[str | None] = mapped_column(String(20))
     last_error: Mapped[str | None] = mapped_column(Text)

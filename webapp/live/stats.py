@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
-from webapp.core.extensions import db
 from webapp.core.models import STATUSES, TaskRun
+from webapp.core.queries import runs_of_task
 from webapp.core.timeutil import iso
 
 DEFAULT_RUNS = 100
@@ -44,9 +42,7 @@ def task_stats(task_id: int, limit: int = DEFAULT_RUNS) -> dict[str, Any]:
     oldest first; ``success_rate`` is success / (success + failed + stopped), null when
     none of those; durations over runs that ran to an outcome.
     """
-    rows = list(db.session.execute(
-        select(TaskRun).where(TaskRun.task_id == task_id).order_by(TaskRun.id.desc()).limit(limit)
-    ).scalars())
+    rows = runs_of_task(task_id, limit)
     rows.reverse()
     counts = dict.fromkeys(STATUSES, 0)
     for run in rows:

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from webapp.core.errors import Conflict, NotFound, QueueUnavailable
 from webapp.core.extensions import db
-from webapp.core.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskRun
+from webapp.core.models import TERMINAL_STATUSES, Task, TaskRun
+from webapp.core.queries import active_runs
 from webapp.core.redis import redis_connection
 from webapp.live import events
 from webapp.runs.liveness import worker_alive
@@ -52,12 +53,8 @@ def queue() -> Queue:
 
 def active_run(task: Task) -> TaskRun | None:
     """The task's queued or running run, if any."""
-    return db.session.execute(
-        select(TaskRun)
-        .where(TaskRun.task_id == task.id, TaskRun.status.in_(ACTIVE_STATUSES))
-        .order_by(TaskRun.id.desc())
-        .limit(1)
-    ).scalar()
+    active = active_runs(task.id)
+    return active[-1] if active else None
 
 
 def dispatch(task_id: int, trigger: str = "manual") -> dict[str, Any]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from webapp.core.errors import QueueUnavailable
 from webapp.core.extensions import db
 from webapp.core.models import ACTIVE_STATUSES, Task, TaskRun
+from webapp.core.queries import active_runs
 from webapp.core.timeutil import as_utc, iso
 from webapp.live import events, snapshot
 from webapp.runs.dispatch import enqueue_run, job_timeout
@@ -106,10 +107,7 @@ def fire_task(task_id: int, now: datetime, settings: FireSettings | None = None,
 
 def _fire(task: Task, fire_at: datetime) -> str:
     """Create the fire's run under the overlap policy, commit, publish, enqueue."""
-    active = list(db.session.execute(
-        select(TaskRun).where(TaskRun.task_id == task.id, TaskRun.status.in_(ACTIVE_STATUSES))
-        .order_by(TaskRun.id)
-    ).scalars())
+    active = active_runs(task.id)
     reason, held = None, False
     if active and task.overlap == "skip":
         reason = f"skipped: run {active[-1].id} is still {active[-1].status} (overlap: skip)"

@@ -32,16 +32,19 @@ def _pause_row() -> Setting | None:
     return db.session.get(Setting, PAUSE_SETTING)
 
 
+def _is_paused(row: Setting | None) -> bool:
+    return bool(row and isinstance(row.value, dict) and row.value.get("paused"))
+
+
 def scheduler_paused() -> bool:
     """True while the global pause is on."""
-    row = _pause_row()
-    return bool(row and isinstance(row.value, dict) and row.value.get("paused"))
+    return _is_paused(_pause_row())
 
 
 def pause_scheduler(by: str | None = None) -> dict[str, Any]:
     """Switch the global pause on (idempotent) and return :func:`scheduler_status`."""
     row = _pause_row()
-    if not (row and isinstance(row.value, dict) and row.value.get("paused")):
+    if not _is_paused(row):
         value = {"paused": True, "since": iso(utcnow()), "by": by}
         if row is None:
             db.session.add(Setting(name=PAUSE_SETTING, value=value))
@@ -63,7 +66,7 @@ def resume_scheduler(by: str | None = None) -> dict[str, Any]:
     resuming never makes catch-up runs even when no scheduler ran during the pause.
     """
     row = _pause_row()
-    if row is not None and isinstance(row.value, dict) and row.value.get("paused"):
+    if _is_paused(row):
         row.value = {"paused": False, "since": iso(utcnow()), "by": by}
         now = utcnow()
         overdue = db.session.execute(select(Task).where(Task.next_run_at <= now)).scalars()

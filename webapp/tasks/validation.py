@@ -8,6 +8,7 @@ from typing import Any, Callable
 from flask import current_app
 
 from webapp.core.errors import ValidationError
+from webapp.core.models import TASK_DEFAULTS
 from webapp.core.timeutil import parse_iso, utcnow
 from webapp.runs.switches import callable_problem, defined_functions
 from webapp.scheduling.cron import validate_schedule, zone
@@ -20,16 +21,7 @@ WRITABLE = (
     "name", "kind", "config", "description", "schedule", "timezone",
     "enabled", "timeout", "retries", "overlap", "misfire",
 )
-DEFAULTS: dict[str, Any] = {
-    "description": "",
-    "schedule": None,
-    "timezone": "UTC",
-    "enabled": True,
-    "timeout": 300,
-    "retries": None,
-    "overlap": "skip",
-    "misfire": "run_once",
-}
+DEFAULTS = TASK_DEFAULTS
 
 
 def _storable(value: Any, field: str) -> None:

@@ -13,6 +13,7 @@ from webapp.access.auth import authorize, current_principal, requires
 from webapp.core.errors import ApiError, NotFound, ValidationError
 from webapp.core.extensions import db
 from webapp.core.models import Event, TaskRun
+from webapp.core.queries import runs_of_task
 from webapp.core.redis import redis_connection
 from webapp.core.timeutil import iso, parse_iso, utcnow
 from webapp.live import events, panels, stats
@@ -135,11 +136,8 @@ def task_runs(task_id: int):
     """The task's runs, newest first (``limit``, ``before`` run id for paging)."""
     store.get_task(task_id)
     limit = _int_arg("limit", 50, 1, 500)
-    query = select(TaskRun).where(TaskRun.task_id == task_id)
-    before = request.args.get("before")
-    if before is not None:
-        query = query.where(TaskRun.id < _int_arg("before", 0, 0, 2**62))
-    runs = db.session.execute(query.order_by(TaskRun.id.desc()).limit(limit)).scalars()
+    before = _int_arg("before", 0, 0, 2**62) if request.args.get("before") is not None else None
+    runs = runs_of_task(task_id, limit, before)
     return jsonify({"runs": [r.to_dict() for r in runs]})
 
 

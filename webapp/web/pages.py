@@ -22,6 +22,7 @@ from webapp.access.auth import current_principal, login_url
 from webapp.core.errors import ApiError
 from webapp.core.extensions import db
 from webapp.core.models import Task, TaskRun
+from webapp.core.queries import runs_of_task
 from webapp.live import events, panels, snapshot, stats
 from webapp.scheduling import pause
 
@@ -121,10 +122,7 @@ def task_history(task_id: int):
     task = db.session.get(Task, task_id)
     if task is None:
         abort(404)
-    runs = db.session.execute(
-        db.select(TaskRun).where(TaskRun.task_id == task_id)
-        .order_by(TaskRun.id.desc()).limit(HISTORY_PAGE_RUNS)
-    ).scalars()
+    runs = runs_of_task(task_id, HISTORY_PAGE_RUNS)
     return render_template(
         "taskpulse/history.html",
         task=task.to_dict(),
