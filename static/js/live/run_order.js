@@ -1,7 +1,9 @@
 // "A run never moves backwards": the order of a run's states, for states that come
 // without a seq (a run in an ack, a snapshot, an API answer) or out of order. Pure.
 
-const TERMINAL = new Set(['success', 'failed', 'stopped', 'canceled', 'skipped']);
+/** The statuses of a run under way, and those it ends in (docs/protocol.md). */
+export const ACTIVE = new Set(['queued', 'running', 'retrying']);
+export const TERMINAL = new Set(['success', 'failed', 'stopped', 'canceled', 'skipped']);
 
 /**
  * Where a run is in its life, as a number that only grows: queued, then per attempt
