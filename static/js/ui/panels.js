@@ -215,7 +215,7 @@ export function createPanels() {
     renderStats();
   }
 
-  /** Apply one task_update (in seq order, as live.js hands them over). */
+  /** Apply one task_update (in seq order, as the live module hands them over). */
   function apply(ev) {
     if (!ev || !Number.isInteger(ev.seq)) return;
     if (baseline !== null && ev.seq <= baseline) return; // already in the panels
