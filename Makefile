@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # The PostgreSQL path is proved against this server (a fresh database is made beside it).
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: setup system-deps run test test-postgres lint clean
+.PHONY: setup system-deps run test test-js test-postgres lint clean
 
 setup: $(VENV)/.stamp node_modules/.stamp
 
@@ -41,8 +41,13 @@ run: setup
 # fails instead of being skipped, so a green run means everything ran.
 test: export TASKPULSE_TESTS_STRICT = 1
 test: setup system-deps
+	$(MAKE) --no-print-directory test-js
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-postgres
+
+# The front end's unit tests (the live-sync rules): Node's own runner, no npm package.
+test-js:
+	node --test tests/js/
 
 # The whole-system and browser tests again on PostgreSQL at TEST_POSTGRES_URL (unit
 # tests use their own SQLite files and fakes). No PostgreSQL there is a failure.

@@ -86,6 +86,7 @@ def _blueprint(state: Mounted) -> Blueprint:
             "taskpulse_socket_path": f"{request.script_root}/{state.socketio_path}",
             "taskpulse_host_login": state.host_login is not None,
             "taskpulse_host_logout_url": state.host_login.logout_url if state.host_login else None,
+            "taskpulse_vocabulary": vocabulary(),
         }
 
     if not state.standalone:
@@ -130,3 +131,12 @@ def mount(app: Flask, url_prefix: str = "", host_login: HostLogin | None = None,
     sockets.register(socketio)
     app.register_blueprint(_blueprint(state), url_prefix=url_prefix or None)
     return state
+
+
+def vocabulary() -> dict:
+    """The status and trigger names with their labels, handed to the pages (body
+    data-vocabulary) so that the front end defines none of its own."""
+    from .models import STATUSES, TRIGGERS
+
+    return {"statuses": {s: s.capitalize() for s in STATUSES},
+            "triggers": {t: t.capitalize() for t in TRIGGERS}}

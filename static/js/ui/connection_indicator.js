@@ -1,8 +1,10 @@
 // The connection area: the live/reconnecting/offline pill, "last sync hh:mm:ss",
-// an error line and the Reconnect button (shown only when offline).
+// an error line and the Reconnect button (shown only when offline). A page may have the
+// pill alone (the audit page): the other parts are then left out.
 
 import { clockTime } from './format.js';
 
+/** The indicator of the page's live-bar: setState(state, message), markSynced(), showError(). */
 export function createConnectionIndicator() {
   const pill = document.getElementById('connection');
   const lastSync = document.getElementById('last-sync');
@@ -14,6 +16,7 @@ export function createConnectionIndicator() {
 
   // While not live, say so next to the time of the last sync: the rows may be stale.
   function renderSync() {
+    if (!lastSync) return;
     if (!syncedAt) {
       lastSync.textContent = live ? '' : 'live updates paused';
       return;
@@ -23,6 +26,7 @@ export function createConnectionIndicator() {
   }
 
   function showError(message) {
+    if (!errorLine) return;
     errorLine.textContent = message || '';
     errorLine.hidden = !message;
   }
@@ -34,15 +38,15 @@ export function createConnectionIndicator() {
       pill.textContent = state;
       pill.className = `pill pill-${state}`;
       live = state === 'live';
-      lastSync.classList.toggle('last-sync-paused', !live);
+      lastSync?.classList.toggle('last-sync-paused', !live);
       renderSync();
       pill.title = message;
-      reconnect.hidden = state !== 'offline';
+      if (reconnect) reconnect.hidden = state !== 'offline';
       showError(state === 'offline' ? message || 'offline' : '');
     },
     markSynced(date = new Date()) {
       syncedAt = date;
-      lastSync.dateTime = date.toISOString();
+      if (lastSync) lastSync.dateTime = date.toISOString();
       renderSync();
     },
   };

@@ -1,43 +1,40 @@
 // Entry point of the scheduler page. Data comes from <body data-*> (templates/scheduler.html);
-// rows and panels stay current through Socket.IO only (live.js). The API is called only
+// rows and panels stay current through Socket.IO only (live/: room "tasks", in batches,
+// with a snapshot on every reconnect, since task_changed and scheduler_state are not
+// replayed). The API is called only
 // when the user does something: Run Now, Stop, the enabled switch, pause, save or
 // delete a task.
 
-import { apiRequest } from './api.js';
-import { createConfirmDialog } from './confirm_dialog.js';
-import { createConnectionIndicator } from './connection.js';
-import { createFilters } from './filters.js';
-import { formatDuration } from './format.js';
-import { createLive } from './live.js';
-import { createPanels } from './panels.js';
-import { stopRun } from './runs.js';
-import { createSchedulerPause } from './scheduler_pause.js';
+import { apiRequest } from '../api.js';
+import { openLive } from '../live/connection.js';
+import { createConfirmDialog } from '../ui/confirm_dialog.js';
+import { createConnectionIndicator } from '../ui/connection_indicator.js';
+import { flash } from '../ui/flash.js';
+import { formatDuration } from '../ui/format.js';
+import { createPanels } from '../ui/panels.js';
+import { isTerminalStatus, stopRun } from '../ui/runs.js';
+import { createSchedulerPause } from '../ui/scheduler_pause.js';
+import { createFilters } from '../ui/table/filters.js';
+import { setRequesting, setStopping, setToggling, tickRelativeTimes } from '../ui/table/row_fill.js';
 import {
   applyEvent,
   findRow,
-  flashRow,
-  isTerminal,
   loadRenderedRows,
   onRowsChanged,
   removeTask,
   renderSnapshot,
-  setRequesting,
-  setStopping,
-  setToggling,
   taskRows,
-  tickRelativeTimes,
   upsertTask,
-} from './table.js';
-import { createTaskDialog } from './task_dialog.js';
-import { getTask, markChanged } from './task_store.js';
-import { showToast } from './toast.js';
+} from '../ui/table/rows.js';
+import { getTask, markChanged } from '../ui/table/task_store.js';
+import { createTaskDialog } from '../ui/task_dialog.js';
+import { showToast } from '../ui/toast.js';
 
 const RELATIVE_TIME_TICK_MS = 15000;
 // The panels' 24-hour window slides: now and then take a fresh snapshot (over Socket.IO).
 const PANELS_RESYNC_MS = 30 * 60 * 1000;
 
 const { dataset } = document.body;
-const moduleUrl = dataset.socketioModuleUrl;
 const headSeq = /^\d+$/.test(dataset.headSeq || '') ? Number(dataset.headSeq) : null;
 
 const indicator = createConnectionIndicator();
@@ -59,11 +56,12 @@ const pause = createSchedulerPause();
 const confirmDialog = createConfirmDialog();
 const taskDialog = createTaskDialog({ getTask, onSaved: taskSaved });
 let live = null;
+let tasksRoom = null;
 
 // The only global: a read-only handle for tests.
 window.taskpulse = {
   get lastSeq() {
-    return live ? live.lastSeq : headSeq;
+    return tasksRoom ? tasksRoom.cursor : headSeq;
   },
   get socket() {
     return live ? live.socket : null;
@@ -99,40 +97,46 @@ function taskChanged(change) {
   }
   if (!change.task) return;
   taskDialog?.taskChanged(change.task);
-  flashRow(upsertTask(change.task));
+  flash(upsertTask(change.task));
 }
 
-const handlers = {
-  event(ev, isLive) {
+/** Apply the events of the stream, in seq order; ``live`` is false for a replay. */
+function applyEvents(entries) {
+  for (const { item: ev, live: isLive } of entries) {
     applyEvent(ev);
     panels?.apply(ev);
     // Every live terminal event is a run that just ended, even one the row no longer shows.
-    if (isLive && isTerminal(ev.status)) toastForEvent(ev);
-  },
-  snapshot: renderSnapshot,
-  taskChanged,
-  schedulerState: (state, sentAt) => pause.apply(state, sentAt),
-  panels: (data) => {
-    panels?.load(data);
+    if (isLive && isTerminalStatus(ev.status)) toastForEvent(ev);
+  }
+}
+
+/** A snapshot came with the ack: it is the state as of head (or later), so it drops
+ * deleted tasks and covers anything a truncated replay left out. */
+function applyAck(ack, { snapshot, sentAt }) {
+  if (!snapshot || !Array.isArray(ack.tasks)) return;
+  renderSnapshot(ack.tasks, sentAt);
+  if (ack.scheduler) pause.apply(ack.scheduler, sentAt);
+  if (ack.panels && panels) {
+    panels.load(ack.panels);
     countTasks();
-  },
-  state: (name, message) => indicator.setState(name, message),
-  synced: () => indicator.markSynced(),
-  error: (message) => indicator.showError(message),
-};
+  }
+}
 
 async function startLive() {
-  if (!moduleUrl) {
-    indicator.setState('offline', 'no Socket.IO client configured');
-    return;
-  }
-  indicator.setState('reconnecting', 'connecting');
-  try {
-    const { io } = await import(moduleUrl);
-    live = createLive(io, { headSeq, on: handlers });
-  } catch (err) {
-    indicator.setState('offline', `cannot load the Socket.IO client: ${err.message}`);
-  }
+  live = await openLive(indicator);
+  if (!live) return;
+  tasksRoom = live.room({
+    room: 'tasks',
+    cursor: headSeq,
+    extra: { batch: true },
+    snapshotOnReconnect: true,
+    apply: applyEvents,
+    ack: applyAck,
+    synced: () => indicator.markSynced(),
+    refused: (message) => indicator.showError(message),
+  });
+  live.on('task_changed', taskChanged);
+  live.on('scheduler_state', (state) => pause.apply(state));
 }
 
 // --- row actions ----------------------------------------------------------------------
@@ -221,7 +225,7 @@ async function editTask(taskId) {
 
 function taskSaved(task, created) {
   const tr = upsertTask(task);
-  flashRow(tr);
+  flash(tr);
   if (created && tr && tr.hidden) showToast('neutral', `Created “${task.name}”; the current filters hide it.`);
 }
 
@@ -242,7 +246,7 @@ table.addEventListener('change', (event) => {
 document.getElementById('new-task')?.addEventListener('click', () => taskDialog?.openNew());
 
 document.getElementById('refresh').addEventListener('click', () => {
-  if (!live || !live.refresh()) indicator.showError('not connected: cannot refresh');
+  if (!tasksRoom || !tasksRoom.resubscribe({ snapshot: true })) indicator.showError('not connected: cannot refresh');
 });
 
 document.getElementById('reconnect').addEventListener('click', () => {
@@ -253,5 +257,5 @@ document.getElementById('reconnect').addEventListener('click', () => {
 tickRelativeTimes();
 // Local re-render of "x min ago" texts; it makes no network call.
 setInterval(tickRelativeTimes, RELATIVE_TIME_TICK_MS);
-if (panels) setInterval(() => live?.refresh(), PANELS_RESYNC_MS);
+if (panels) setInterval(() => tasksRoom?.resubscribe({ snapshot: true }), PANELS_RESYNC_MS);
 startLive();

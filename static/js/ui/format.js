@@ -78,6 +78,11 @@ export function isKnownZone(zone) {
   }
 }
 
+/** The time-of-day part of the zone formats below: 24-hour, with the zone's name. */
+function clockOptions(seconds) {
+  return { hour: '2-digit', minute: '2-digit', ...(seconds ? { second: '2-digit' } : {}), hourCycle: 'h23', timeZoneName: 'short' };
+}
+
 /**
  * An instant as a date and wall-clock time in ``zone`` with the zone's abbreviation,
  * e.g. "Sun, Mar 28, 2027, 02:30 GMT+1" (the browser's locale, 24-hour clock).
@@ -91,11 +96,7 @@ export function formatInZone(iso, zone, { seconds = false } = {}) {
     year: 'numeric',
     month: 'short',
     day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    ...(seconds ? { second: '2-digit' } : {}),
-    hourCycle: 'h23',
-    timeZoneName: 'short',
+    ...clockOptions(seconds),
   }).format(date);
 }
 
@@ -143,11 +144,7 @@ export function formatUtcBeside(iso, zone, { seconds = false } = {}) {
   return new Intl.DateTimeFormat(undefined, {
     timeZone: 'UTC',
     ...(sameDay ? {} : { month: 'short', day: 'numeric' }),
-    hour: '2-digit',
-    minute: '2-digit',
-    ...(seconds ? { second: '2-digit' } : {}),
-    hourCycle: 'h23',
-    timeZoneName: 'short',
+    ...clockOptions(seconds),
   }).format(date);
 }
 

@@ -18,14 +18,15 @@ import {
   RATED,
   renderProgress,
   retryText,
-  runOrder,
   runUrl,
   setBadge,
 } from './runs.js';
+import { runOrder } from '../live/run_order.js';
+import { el } from './dom.js';
+import { triggerPhrase } from './vocabulary.js';
 
 const MAX_RECENT = 20;
 const TICK_MS = 1000;
-const TRIGGER_TEXT = { manual: 'started by hand', schedule: 'started by the schedule', retry: 'a retry' };
 
 /** The instant a status change happened, as the event tells it. */
 function changedAt(ev) {
@@ -45,20 +46,13 @@ function activityDetail(ev) {
       return [retryText(ev), ev.error].filter(Boolean).join(': ');
     case 'running': {
       const attempt = attemptText(ev);
-      return attempt || TRIGGER_TEXT[ev.trigger] || '';
+      return attempt || triggerPhrase(ev.trigger);
     }
     case 'queued':
-      return TRIGGER_TEXT[ev.trigger] || '';
+      return triggerPhrase(ev.trigger);
     default: // failed, stopped, canceled, skipped
       return ev.error || '';
   }
-}
-
-function el(tag, className, testid) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (testid) node.dataset.testid = testid;
-  return node;
 }
 
 /** A run of the running list as an event or the panels give it (only what is shown). */
@@ -221,7 +215,7 @@ export function createPanels() {
     renderStats();
   }
 
-  /** Apply one task_update (in seq order, as live.js hands them over). */
+  /** Apply one task_update (in seq order, as the live module hands them over). */
   function apply(ev) {
     if (!ev || !Number.isInteger(ev.seq)) return;
     if (baseline !== null && ev.seq <= baseline) return; // already in the panels

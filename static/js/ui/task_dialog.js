@@ -1,7 +1,7 @@
 // The create/edit task <dialog> (admins): the form, its schedule preview, and the
 // server's validation errors shown next to the field they name.
 
-import { apiRequest } from './api.js';
+import { apiRequest } from '../api.js';
 import { createSchedulePreview } from './schedule_preview.js';
 
 // API error fields -> the form's error slot (data-error-for); "config" depends on the kind.

@@ -2,7 +2,7 @@
 // Pause/Resume button (operators and admins). The state arrives with the page
 // (data-* on the banner), then over Socket.IO (scheduler_state, snapshots).
 
-import { apiRequest } from './api.js';
+import { apiRequest } from '../api.js';
 import { showToast } from './toast.js';
 
 const sinceFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });

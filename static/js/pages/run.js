@@ -3,26 +3,27 @@
 // run:<id>: the subscribe ack brings the lines so far, then run_output events).
 // No REST call except Stop; the only timer re-renders the running duration locally.
 
-import { createConnectionIndicator } from './connection.js';
-import { elapsedText, formatDuration, formatInstant, parseIso } from './format.js';
+import { openLive } from '../live/connection.js';
+import { runOrder } from '../live/run_order.js';
+import { createConnectionIndicator } from '../ui/connection_indicator.js';
+import { showInstant } from '../ui/dom.js';
+import { elapsedText, formatDuration, parseIso } from '../ui/format.js';
 import {
   attemptText,
   isActive,
   isTerminalStatus,
   renderProgress,
   retryText,
-  runOrder,
   setBadge,
   stopRun,
   stopTitle,
-} from './runs.js';
-import { connect, showConnection, subscribe } from './subscribe.js';
-import { showToast } from './toast.js';
+} from '../ui/runs.js';
+import { showToast } from '../ui/toast.js';
+import { triggerPhrase } from '../ui/vocabulary.js';
 
 const MAX_DOM_LINES = 5000; // the oldest lines leave the page past this many
 const BOTTOM_SLACK_PX = 8; // this close to the bottom counts as "at the bottom"
 const TICK_MS = 1000;
-const TRIGGER_TEXTS = { manual: 'manual (Run Now)', schedule: 'schedule', retry: 'retry' };
 const RUN_FIELDS = ['status', 'trigger', 'progress', 'progress_message', 'attempt', 'max_attempts',
   'next_attempt_at', 'queued_at', 'started_at', 'finished_at', 'duration_ms', 'error'];
 
@@ -44,22 +45,11 @@ const q = (testid) => document.querySelector(`[data-testid="${testid}"]`);
 let run = JSON.parse(header.dataset.run || '{}');
 delete header.dataset.run;
 let runSeq = -1; // seq of the task_update shown (-1: a state without seq)
-let taskSeq = /^\d+$/.test(dataset.headSeq || '') ? Number(dataset.headSeq) : null; // room task:<id>
+const headSeq = /^\d+$/.test(dataset.headSeq || '') ? Number(dataset.headSeq) : null; // room task:<id>
 let stopping = false;
 let taskName = q('run-task-name').textContent;
 
-function setTime(testid, iso) {
-  const time = q(testid);
-  if (!time) return;
-  if (iso) {
-    time.dateTime = iso;
-    time.title = iso;
-  } else {
-    time.removeAttribute('datetime');
-    time.removeAttribute('title');
-  }
-  time.textContent = formatInstant(iso);
-}
+const setTime = (testid, iso) => showInstant(q(testid), iso);
 
 function durationText() {
   if (isTerminalStatus(run.status)) return formatDuration(run.duration_ms);
@@ -78,7 +68,7 @@ function renderRun() {
   retry.textContent = retryText(run);
   retry.hidden = !retry.textContent;
   renderProgress(q('run-progress'), run);
-  q('run-trigger').textContent = TRIGGER_TEXTS[run.trigger] || run.trigger || '—';
+  q('run-trigger').textContent = run.trigger ? `${run.trigger} (${triggerPhrase(run.trigger)})` : '—';
   q('run-attempt').textContent = attemptText(run) ? `${run.attempt} of ${run.max_attempts}` : '1 of 1';
   setTime('run-queued', run.queued_at);
   setTime('run-started', run.started_at);
@@ -124,8 +114,6 @@ function fromEvent(ev) {
 }
 
 function applyEvent(ev) {
-  if (!ev || !Number.isInteger(ev.seq)) return;
-  if (taskSeq === null || ev.seq > taskSeq) taskSeq = ev.seq;
   if (Number(ev.run_id) !== runId) return;
   if (ev.task_name && ev.task_name !== taskName) setTaskName(ev.task_name);
   applyRun(fromEvent(ev), ev.seq);
@@ -142,8 +130,6 @@ function setTaskName(name) {
 
 let lastN = 0; // the highest line number shown
 let shownLines = 0;
-let resyncing = false; // a re-subscribe for missed lines is in flight
-let held = []; // live lines that arrived meanwhile
 let following = true;
 let unseen = 0; // lines added while not following
 let complete = false;
@@ -199,12 +185,12 @@ function renderCount() {
   if (!logEmpty.hidden) logEmpty.textContent = complete ? 'This run printed nothing.' : 'Waiting for output…';
 }
 
-/** Append lines (any order, repeats allowed) after the last one shown. A jump in
- * ``n`` that ``allowGap`` accepts is marked in the log. */
-function appendLines(lines, allowGap) {
-  const fresh = lines.filter((line) => Number.isInteger(line.n) && line.n > lastN).sort((a, b) => a.n - b.n);
-  if (!fresh.length) return true;
-  if (fresh[0].n > lastN + 1 && !allowGap) return false;
+/** Append lines after the last one shown (in order, each once: the room's
+ * subscription sees to it); a jump in ``n`` is marked in the log, since lines the
+ * server no longer keeps will not come. */
+function appendLines(lines) {
+  const fresh = lines.filter((line) => line.n > lastN);
+  if (!fresh.length) return;
   const fragment = document.createDocumentFragment();
   let count = 0;
   for (const line of fresh) {
@@ -235,74 +221,19 @@ function appendLines(lines, allowGap) {
   else unseen += count;
   renderCount();
   renderFollow();
-  return true;
-}
-
-/** A run_output message: lines in order, or a jump that asks the server again. */
-function onOutput(message) {
-  if (!message || Number(message.run_id) !== runId || !Array.isArray(message.lines)) return;
-  if (resyncing) {
-    held.push(...message.lines);
-    return;
-  }
-  if (!appendLines(message.lines, false)) {
-    // n jumped: the command printed faster than the live stream carries. Fetch what the
-    // server still keeps after our last line, then apply these.
-    held.push(...message.lines);
-    subscribeRun();
-  }
 }
 
 // --- Socket.IO ------------------------------------------------------------------------------
 
-let socket = null;
+let live = null;
+let runRoom = null;
 
-/** Join room run:<id> (again), asking for the lines after the last one shown. */
-let runAgain = false; // a re-subscribe was asked for while one was in flight
-let runGeneration = 0; // bumps per subscribe and on disconnect: a stale ack is dropped
-
-async function subscribeRun() {
-  if (!socket || !socket.connected) return;
-  if (resyncing) {
-    runAgain = true;
-    return;
-  }
-  resyncing = true;
-  const mine = ++runGeneration;
-  const ack = await subscribe(socket, { room: `run:${runId}`, after: lastN || null });
-  if (mine !== runGeneration) return;
-  resyncing = false;
-  if (!ack.ok) {
-    indicator.showError(ack.error);
-    held = [];
-    return;
-  }
+/** The run:<id> ack: the run's fields as they are now, and whether its output is complete. */
+function outputAck(ack) {
   if (ack.run) applyRun(ack.run, null);
-  const output = ack.output || {};
-  complete = Boolean(output.complete);
-  appendLines(output.lines || [], true);
-  const pending = held;
-  held = [];
-  appendLines(pending, true); // anything still missing after the ack is gone for good
+  complete = Boolean(ack.output?.complete);
   renderCount();
   renderFollow();
-  indicator.markSynced();
-  if (runAgain) {
-    runAgain = false;
-    subscribeRun();
-  }
-}
-
-/** Join room task:<task_id> for the run's status, replaying what was missed. */
-async function subscribeTask() {
-  if (!socket || !socket.connected) return;
-  const ack = await subscribe(socket, { room: `task:${taskId}`, since: taskSeq });
-  if (!ack.ok) {
-    indicator.showError(ack.error);
-    return;
-  }
-  for (const ev of ack.events || []) applyEvent(ev);
-  if (Number.isInteger(ack.head)) taskSeq = taskSeq === null ? ack.head : Math.max(taskSeq, ack.head);
   indicator.markSynced();
 }
 
@@ -310,7 +241,7 @@ async function subscribeTask() {
 function runEnded() {
   complete = true;
   renderFollow();
-  subscribeRun();
+  runRoom?.resubscribe();
 }
 
 async function stopClicked() {
@@ -325,45 +256,33 @@ async function stopClicked() {
 }
 
 async function start() {
-  const moduleUrl = dataset.socketioModuleUrl;
-  indicator.setState('reconnecting', 'connecting');
-  let io;
-  try {
-    ({ io } = await import(moduleUrl));
-  } catch (err) {
-    indicator.setState('offline', `cannot load the Socket.IO client: ${err.message}`);
-    return;
-  }
-  socket = connect(io);
-  showConnection(socket, indicator);
-  socket.on('connect', () => {
-    indicator.setState('live');
-    subscribeRun();
-    subscribeTask();
+  live = await openLive(indicator);
+  if (!live) return;
+  // Lines by n: a jump asks again with after = the last line shown.
+  runRoom = live.room({
+    room: `run:${runId}`,
+    cursor: 0,
+    apply: (entries) => appendLines(entries.map(({ item }) => item)),
+    ack: outputAck,
+    refused: (message) => indicator.showError(message),
   });
-  socket.on('disconnect', () => {
-    // The next connect subscribes again from the last line shown.
-    runGeneration += 1;
-    resyncing = false;
-    runAgain = false;
-    held = [];
+  // The run's status, replayed from the task's seq when the page was rendered.
+  live.room({
+    room: `task:${taskId}`,
+    cursor: headSeq,
+    apply: (entries) => entries.forEach(({ item }) => applyEvent(item)),
+    ack: () => indicator.markSynced(),
+    refused: (message) => indicator.showError(message),
   });
-  socket.on('run_output', onOutput);
-  socket.on('task_update', applyEvent);
-  socket.on('seq_head', (notice) => {
-    // This task had an event the page has not seen (dropped while Redis was away).
-    if (Number(notice?.task_id) === taskId && taskSeq !== null && notice.head > taskSeq) subscribeTask();
-  });
-  socket.on('task_changed', (change) => {
-    if (!change || Number(change.task_id) !== taskId) return;
+  live.on('task_changed', (change) => {
+    if (Number(change.task_id) !== taskId) return;
     if (change.action === 'deleted') q('task-deleted').hidden = false;
     else if (change.task?.name && change.task.name !== taskName) setTaskName(change.task.name);
   });
 }
 
 document.getElementById('reconnect').addEventListener('click', () => {
-  indicator.setState('reconnecting', 'connecting');
-  if (socket) socket.connect();
+  if (live) live.reconnect();
   else start();
 });
 logBox.addEventListener('scroll', () => setFollowing(atBottom()));
@@ -382,7 +301,7 @@ setInterval(() => {
 // A read-only handle for tests.
 window.taskpulse = {
   get socket() {
-    return socket;
+    return live ? live.socket : null;
   },
   get lastLine() {
     return lastN;

@@ -2,7 +2,7 @@
 // matching name and description. No request: rows are hidden or shown in place, and
 // rows that arrive or change live are checked against the active filters.
 
-import { taskRows } from './table.js';
+import { taskRows } from './rows.js';
 
 function words(text) {
   return text.toLowerCase().split(/\s+/).filter(Boolean);

@@ -4,25 +4,18 @@
 // the success rate, from the statistics rendered with the page and extended live.
 // No timer calls the API.
 
-import { apiRequest } from './api.js';
-import { createConnectionIndicator } from './connection.js';
-import { charted, createDurationChart } from './duration_chart.js';
-import { formatDuration, formatInstant } from './format.js';
-import {
-  attemptText,
-  createProgress,
-  isProgressReport,
-  RATED,
-  renderProgress,
-  runOrder,
-  runUrl,
-  setBadge,
-} from './runs.js';
-import { connect, showConnection, subscribe } from './subscribe.js';
-import { showToast } from './toast.js';
+import { apiRequest } from '../api.js';
+import { openLive } from '../live/connection.js';
+import { runOrder } from '../live/run_order.js';
+import { createConnectionIndicator } from '../ui/connection_indicator.js';
+import { el, showInstant } from '../ui/dom.js';
+import { charted, createDurationChart } from '../ui/duration_chart.js';
+import { flash } from '../ui/flash.js';
+import { formatDuration } from '../ui/format.js';
+import { attemptText, createProgress, isProgressReport, RATED, renderProgress, runUrl, setBadge } from '../ui/runs.js';
+import { showToast } from '../ui/toast.js';
 
 const STATS_RUNS = 100; // the statistics cover the task's last this many runs (as the API's default)
-const TRIGGER_TEXTS = { manual: 'manual', schedule: 'schedule', retry: 'retry' };
 const RUN_FIELDS = ['task_id', 'status', 'trigger', 'progress', 'progress_message', 'attempt', 'max_attempts',
   'next_attempt_at', 'queued_at', 'started_at', 'finished_at', 'duration_ms', 'error'];
 
@@ -37,28 +30,16 @@ const noRuns = document.querySelector('[data-testid="no-runs"]');
 const summary = document.getElementById('summary');
 const q = (testid) => document.querySelector(`[data-testid="${testid}"]`);
 
-let lastSeq = /^\d+$/.test(dataset.headSeq || '') ? Number(dataset.headSeq) : null;
-let connectedBefore = false;
+const headSeq = /^\d+$/.test(dataset.headSeq || '') ? Number(dataset.headSeq) : null;
 
 // --- the runs table ---------------------------------------------------------------------
 
 const runs = new Map(); // run id -> {run, seq}
 
-function el(tag, className, testid) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (testid) node.dataset.testid = testid;
-  return node;
-}
-
 function timeCell(iso) {
   const td = el('td', 'col-time');
   const time = el('time');
-  if (iso) {
-    time.dateTime = iso;
-    time.title = iso;
-  }
-  time.textContent = formatInstant(iso);
+  showInstant(time, iso);
   td.append(time);
   return td;
 }
@@ -80,24 +61,14 @@ function createRow(run) {
 
 function fillRow(tr, run) {
   tr.dataset.status = run.status;
-  tr.querySelector('.col-trigger').textContent = TRIGGER_TEXTS[run.trigger] || run.trigger || '';
+  tr.querySelector('.col-trigger').textContent = run.trigger || '';
   setBadge(tr.querySelector('[data-testid="status"]'), run.status);
   const attempt = tr.querySelector('.attempt');
   attempt.textContent = attemptText(run);
   attempt.hidden = !attempt.textContent;
   renderProgress(tr.querySelector('.progress'), run);
   const times = tr.querySelectorAll('.col-time time');
-  [run.queued_at, run.started_at, run.finished_at].forEach((iso, i) => {
-    const time = times[i];
-    if (iso) {
-      time.dateTime = iso;
-      time.title = iso;
-    } else {
-      time.removeAttribute('datetime');
-      time.removeAttribute('title');
-    }
-    time.textContent = formatInstant(iso);
-  });
+  [run.queued_at, run.started_at, run.finished_at].forEach((iso, i) => showInstant(times[i], iso));
   tr.querySelector('.col-duration').textContent = formatDuration(run.duration_ms);
   const error = tr.querySelector('.col-error');
   error.textContent = run.error || '';
@@ -142,13 +113,6 @@ function showRun(run, seq = null) {
     if (seq !== null) flash(tr);
   }
   return tr;
-}
-
-function flash(tr) {
-  tr.classList.remove('row-flash');
-  void tr.offsetWidth;
-  tr.classList.add('row-flash');
-  tr.addEventListener('animationend', () => tr.classList.remove('row-flash'), { once: true });
 }
 
 /** The rows the server rendered (each with its run in data-run): remember their runs
@@ -257,9 +221,6 @@ function updatePoint(ev) {
 // --- live ---------------------------------------------------------------------------------
 
 function applyEvent(ev) {
-  if (!ev || !Number.isInteger(ev.seq) || Number(ev.task_id) !== taskId) return;
-  if (lastSeq !== null && ev.seq <= lastSeq) return;
-  lastSeq = ev.seq;
   const run = { id: ev.run_id };
   for (const key of RUN_FIELDS) if (key in ev) run[key] = ev[key];
   showRun(run, ev.seq);
@@ -273,84 +234,39 @@ function setTaskName(name) {
   document.title = `History of ${name} · Taskpulse`;
 }
 
-let syncing = false; // a subscribe is in flight: live events wait for its ack
-let pending = [];
-let generation = 0; // bumps per subscribe and on disconnect: a stale ack is dropped
-
-function drain() {
-  pending.sort((a, b) => a.seq - b.seq);
-  const events = pending;
-  pending = [];
-  for (const ev of events) applyEvent(ev);
+/** A reconnect's snapshot: the task and its statistics as they are now (task_changed
+ * is not replayed). */
+function applyAck(ack, { snapshot }) {
+  if (!snapshot) return;
+  if (ack.stats) loadStats(ack.stats);
+  const task = (ack.tasks || [])[0];
+  if (task?.name) setTaskName(task.name);
+  if (task?.last_run) showRun(task.last_run);
 }
 
-async function resync(socket, snapshot = false) {
-  syncing = true;
-  const mine = ++generation;
-  const ack = await subscribe(socket, { room: `task:${taskId}`, since: lastSeq, snapshot });
-  if (mine !== generation) return;
-  syncing = false;
-  if (!ack.ok) {
-    indicator.showError(ack.error);
-    drain();
-    return;
-  }
-  const events = ack.events || [];
-  for (const ev of events) applyEvent(ev);
-  if (ack.truncated && events.length) {
-    resync(socket, snapshot);
-    return;
-  }
-  if (Number.isInteger(ack.head)) lastSeq = lastSeq === null ? ack.head : Math.max(lastSeq, ack.head);
-  if (snapshot) {
-    if (ack.stats) loadStats(ack.stats);
-    const task = (ack.tasks || [])[0];
-    if (task?.name) setTaskName(task.name);
-    if (task?.last_run) showRun(task.last_run);
-  }
-  drain();
-  indicator.showError('');
-  indicator.markSynced();
-}
+let live = null;
 
 async function start() {
-  indicator.setState('reconnecting', 'connecting');
-  let io;
-  try {
-    ({ io } = await import(dataset.socketioModuleUrl));
-  } catch (err) {
-    indicator.setState('offline', `cannot load the Socket.IO client: ${err.message}`);
-    return;
-  }
-  const socket = connect(io);
-  showConnection(socket, indicator);
-  socket.on('connect', () => {
-    indicator.setState('live');
-    // First connect: the page was just rendered. A reconnect also takes the task and
-    // its statistics as they are now (task_changed is not replayed).
-    resync(socket, connectedBefore);
-    connectedBefore = true;
+  live = await openLive(indicator);
+  if (!live) return;
+  live.room({
+    room: `task:${taskId}`,
+    cursor: headSeq,
+    snapshotOnReconnect: true,
+    apply: (entries) => entries.forEach(({ item }) => applyEvent(item)),
+    ack: applyAck,
+    synced: () => {
+      indicator.showError('');
+      indicator.markSynced();
+    },
+    refused: (message) => indicator.showError(message),
   });
-  socket.on('disconnect', () => {
-    generation += 1;
-    syncing = false;
-  });
-  socket.on('task_update', (ev) => {
-    if (syncing) pending.push(ev);
-    else applyEvent(ev);
-  });
-  socket.on('seq_head', (notice) => {
-    // This task had an event the page has not seen (dropped while Redis was away).
-    if (Number(notice?.task_id) === taskId && !syncing && lastSeq !== null && notice.head > lastSeq) {
-      resync(socket);
-    }
-  });
-  socket.on('task_changed', (change) => {
-    if (!change || Number(change.task_id) !== taskId) return;
+  live.on('task_changed', (change) => {
+    if (Number(change.task_id) !== taskId) return;
     if (change.action === 'deleted') q('task-deleted').hidden = false;
     else if (change.task?.name) setTaskName(change.task.name);
   });
-  window.taskpulse.socket = socket;
+  window.taskpulse.socket = live.socket;
 }
 
 async function startChart() {
@@ -377,8 +293,7 @@ try {
 }
 delete summary.dataset.stats;
 document.getElementById('reconnect').addEventListener('click', () => {
-  indicator.setState('reconnecting', 'connecting');
-  if (window.taskpulse.socket) window.taskpulse.socket.connect();
+  if (live) live.reconnect();
   else start();
 });
 olderButton.addEventListener('click', () => {

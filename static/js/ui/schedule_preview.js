@@ -3,7 +3,7 @@
 // (GET /api/schedule/preview), which applies the same rules as the scheduler; the
 // request is made only when the dialog opens or after the user stops typing.
 
-import { apiRequest } from './api.js';
+import { apiRequest } from '../api.js';
 import { formatInZone, formatUtcBeside, isKnownZone, parseIso, zonedTimeToUtc } from './format.js';
 
 const PREVIEW_COUNT = 5;

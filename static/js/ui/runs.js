@@ -1,12 +1,13 @@
 // What every view of a run shares: statuses, links to the run and history pages,
 // progress bars (<progress> elements: no inline style), the retrying line, the
-// "forward only" order of a run's states, and the Stop request.
+// Stop request. (The "forward only" order of a run's states is live/run_order.js.)
 
-import { apiRequest } from './api.js';
+import { apiRequest } from '../api.js';
+import { ACTIVE, TERMINAL } from '../live/run_order.js';
 import { clockTime, parseIso } from './format.js';
 
-export const ACTIVE = new Set(['queued', 'running', 'retrying']);
-export const TERMINAL = new Set(['success', 'failed', 'stopped', 'canceled', 'skipped']);
+export { ACTIVE, TERMINAL };
+
 /** Terminal statuses of runs that ran to an outcome (counted by the success rate). */
 export const RATED = new Set(['success', 'failed', 'stopped']);
 
@@ -20,19 +21,6 @@ const pageRoot = () => (document.body.dataset.pageRoot || '').replace(/\/+$/, ''
 
 export const runUrl = (runId) => `${pageRoot()}/runs/${encodeURIComponent(runId)}`;
 export const historyUrl = (taskId) => `${pageRoot()}/tasks/${encodeURIComponent(taskId)}/history`;
-
-/**
- * Where a run is in its life, as a number that only grows: queued, then per attempt
- * running < retrying, then (highest) any terminal status. Used when a state has no seq
- * (a run from an ack or the API) to tell whether it is newer than the one shown.
- */
-export function runOrder(run) {
-  if (!run || !run.status) return -1;
-  if (TERMINAL.has(run.status)) return Number.MAX_SAFE_INTEGER;
-  if (run.status === 'queued') return 0;
-  const attempt = Number(run.attempt) || 1;
-  return attempt * 10 + (run.status === 'retrying' ? 2 : 1);
-}
 
 /** "40%", "40% · scanning host 3/7", or "" without progress. */
 export function progressText(run) {
