@@ -821,7 +821,7 @@ def test_sign_in_form_keeps_a_hostile_next_and_username_as_text(app):
 
 @pytest.mark.parametrize("who,path", [
     ("stranger", "/login"), ("stranger", "/api/tasks"), ("stranger", "/healthz"),
-    ("stranger", "/api/no-such-thing"), ("stranger", "/static/js/scheduler.js"),
+    ("stranger", "/api/no-such-thing"), ("stranger", "/static/js/pages/scheduler.js"),
     ("admin-session", "/scheduler"), ("admin-session", "/audit"), ("admin", "/api/tasks"),
     ("viewer", "/api/users"),
 ])

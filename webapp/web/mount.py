@@ -8,6 +8,7 @@ from flask import Blueprint, Flask, current_app
 from werkzeug.routing import IntegerConverter
 
 from webapp.access.host_login import EXTENSION_KEY, HostLogin, Mounted
+from webapp.core import vocabulary
 from webapp.core.config import ROOT, Config
 from webapp.core.redis_urls import limiter_storage
 
@@ -86,7 +87,7 @@ def _blueprint(state: Mounted) -> Blueprint:
             "taskpulse_socket_path": f"{request.script_root}/{state.socketio_path}",
             "taskpulse_host_login": state.host_login is not None,
             "taskpulse_host_logout_url": state.host_login.logout_url if state.host_login else None,
-            "taskpulse_vocabulary": vocabulary(),
+            "taskpulse_vocabulary": vocabulary.for_pages(),
         }
 
     if not state.standalone:
@@ -131,12 +132,3 @@ def mount(app: Flask, url_prefix: str = "", host_login: HostLogin | None = None,
     sockets.register(socketio)
     app.register_blueprint(_blueprint(state), url_prefix=url_prefix or None)
     return state
-
-
-def vocabulary() -> dict:
-    """The status and trigger names with their labels, handed to the pages (body
-    data-vocabulary) so that the front end defines none of its own."""
-    from .models import STATUSES, TRIGGERS
-
-    return {"statuses": {s: s.capitalize() for s in STATUSES},
-            "triggers": {t: t.capitalize() for t in TRIGGERS}}
