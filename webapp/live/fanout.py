@@ -55,6 +55,15 @@ from webapp.live.names import TASK_UPDATES as BATCH_EVENT
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 0.1
+# The python-socketio internals this manager relies on, with the signatures it calls
+# them with; tests/unit/test_fanout_internals.py fails, naming the one that changed,
+# when an upgrade moves them. Everything else it uses is public API.
+SOCKETIO_INTERNALS = {
+    # overridden: every emit, from the message queue or from this process, passes here
+    "socketio.PubSubManager._handle_emit": "(self, message)",
+    # called: hands one encoded packet to one connection (the batch path encodes once)
+    "socketio.Server._send_eio_packet": "(self, eio_sid, eio_pkt)",
+}
 HEAD_GRACE_SECONDS = 2.0
 
 
@@ -190,8 +199,8 @@ class CoalescingRedisManager(socketio.RedisManager):
                 self._held_head = None
             log.exception("sending a held seq_head notice failed")
 
-    def _batch_members(self) -> Any:
-        return self.rooms.get(NAMESPACE, {}).get(BATCH_ROOM) or {}
+    def _batch_members(self) -> set[str]:
+        return {sid for sid, _eio_sid in self.get_participants(NAMESPACE, BATCH_ROOM)}
 
     def _fan_out(self, payload: dict[str, Any], room: Any) -> None:
         """Send ``payload`` now to every recipient outside the batch room, and hold it for
