@@ -7,13 +7,15 @@ import { parseVocabulary, triggerPhrase, triggerTag } from '../../static/js/ui/v
 
 describe('vocabulary', () => {
   it('reads the page attribute the server writes', () => {
-    const text = JSON.stringify({ statuses: { queued: 'Queued' }, triggers: { manual: 'Manual', chain: 'Chain' } });
-    assert.deepEqual(parseVocabulary(text), { statuses: { queued: 'Queued' }, triggers: { manual: 'Manual', chain: 'Chain' } });
+    const text = JSON.stringify({ statuses: { queued: 'Queued' }, triggers: { manual: 'Manual', chain: 'Chain' },
+      task_defaults: { timeout: 300, overlap: 'skip' } });
+    assert.deepEqual(parseVocabulary(text), { statuses: { queued: 'Queued' }, triggers: { manual: 'Manual', chain: 'Chain' },
+      taskDefaults: { timeout: 300, overlap: 'skip' } });
   });
   it('reads a missing or broken attribute as empty maps', () => {
-    assert.deepEqual(parseVocabulary(undefined), { statuses: {}, triggers: {} });
-    assert.deepEqual(parseVocabulary('{nope'), { statuses: {}, triggers: {} });
-    assert.deepEqual(parseVocabulary('{"statuses": ["queued"]}'), { statuses: {}, triggers: {} });
+    assert.deepEqual(parseVocabulary(undefined), { statuses: {}, triggers: {}, taskDefaults: {} });
+    assert.deepEqual(parseVocabulary('{nope'), { statuses: {}, triggers: {}, taskDefaults: {} });
+    assert.deepEqual(parseVocabulary('{"statuses": ["queued"]}'), { statuses: {}, triggers: {}, taskDefaults: {} });
   });
   it('tags runs no person started, and phrases who started a run', () => {
     assert.equal(triggerTag('manual'), '');

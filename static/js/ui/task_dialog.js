@@ -3,6 +3,7 @@
 
 import { apiRequest } from '../api.js';
 import { createSchedulePreview } from './schedule_preview.js';
+import { TASK_DEFAULTS } from './vocabulary.js';
 
 // API error fields -> the form's error slot (data-error-for); "config" depends on the kind.
 const ERROR_SLOTS = {
@@ -26,13 +27,12 @@ const ERROR_SLOTS = {
   overlap: 'overlap',
   misfire: 'misfire',
 };
-const DEFAULT_TIMEOUT = 300;
 
 function browserZone() {
   try {
-    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || TASK_DEFAULTS.timezone;
   } catch {
-    return 'UTC';
+    return TASK_DEFAULTS.timezone;
   }
 }
 
@@ -201,7 +201,7 @@ export function createTaskDialog({ getTask, onSaved }) {
         kind,
         config,
         schedule,
-        timezone: fields.timezone.value.trim() || 'UTC',
+        timezone: fields.timezone.value.trim() || TASK_DEFAULTS.timezone,
         enabled: fields.enabled.checked,
         timeout: toInt(fields.timeout.value),
         overlap: fields.overlap.value,
@@ -226,11 +226,11 @@ export function createTaskDialog({ getTask, onSaved }) {
     fields.cron.value = schedule?.type === 'cron' ? schedule.expr : '';
     fields.interval.value = schedule?.type === 'interval' ? String(schedule.seconds) : '';
     fields.once_at.value = schedule?.type === 'once' ? schedule.at : '';
-    fields.timezone.value = task.timezone || 'UTC';
+    fields.timezone.value = task.timezone || TASK_DEFAULTS.timezone;
     fields.enabled.checked = task.enabled !== false;
-    fields.timeout.value = String(task.timeout ?? DEFAULT_TIMEOUT);
-    fields.overlap.value = task.overlap || 'skip';
-    fields.misfire.value = task.misfire || 'run_once';
+    fields.timeout.value = String(task.timeout ?? TASK_DEFAULTS.timeout);
+    fields.overlap.value = task.overlap || TASK_DEFAULTS.overlap;
+    fields.misfire.value = task.misfire || TASK_DEFAULTS.misfire;
     fields.retries_max.value = task.retries ? String(task.retries.max ?? '') : '';
     fields.retries_backoff.value = task.retries ? (task.retries.backoff || []).join(', ') : '';
   }
@@ -317,7 +317,7 @@ export function createTaskDialog({ getTask, onSaved }) {
 
   return {
     openNew() {
-      open({ timezone: browserZone(), enabled: true, timeout: DEFAULT_TIMEOUT }, null);
+      open({ ...TASK_DEFAULTS, timezone: browserZone() }, null);
     },
     /** Edit the task with this id (as the page knows it). */
     openEdit(id) {

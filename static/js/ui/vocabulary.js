@@ -3,8 +3,8 @@
 // end keeps no list of its own. The short phrases pages show beside a trigger are
 // derived here, in one place.
 
-/** ``{statuses: {name: label}, triggers: {name: label}}`` from the attribute's JSON;
- * empty maps for a missing or unreadable one. */
+/** ``{statuses: {name: label}, triggers: {name: label}, taskDefaults: {field: value}}``
+ * from the attribute's JSON; empty maps for a missing or unreadable one. */
 export function parseVocabulary(text) {
   let data = null;
   try {
@@ -13,10 +13,13 @@ export function parseVocabulary(text) {
     data = null;
   }
   const map = (value) => (value && typeof value === 'object' && !Array.isArray(value) ? value : {});
-  return { statuses: map(data?.statuses), triggers: map(data?.triggers) };
+  return { statuses: map(data?.statuses), triggers: map(data?.triggers), taskDefaults: map(data?.task_defaults) };
 }
 
 const vocabulary = parseVocabulary(typeof document === 'undefined' ? null : document.body.dataset.vocabulary);
+
+/** What a task is when a field is left out (the server's own defaults). */
+export const TASK_DEFAULTS = vocabulary.taskDefaults;
 
 /** Every run status the server knows, in its order. */
 export const STATUS_NAMES = Object.keys(vocabulary.statuses);
