@@ -368,3 +368,21 @@ def test_a_stranger_learns_nothing_over_http(stack, unique_name):
         assert unique_name not in response.text and "top-secret-output" not in response.text, path
         if path == "/healthz":
             assert response.json() == {"ok": True}
+
+
+# --- a hostile next after a good sign-in ---------------------------------------------------
+
+@pytest.mark.parametrize("target", ["/scheduler\n", "/audit\r\nX-Evil: 1", "//evil.example/", "/\\evil.example",
+                                    "https://evil.example/", "/" + "a" * 3000])
+def test_a_hostile_next_after_a_good_sign_in_is_a_redirect_home_not_an_error(stack, target):
+    import re
+
+    browser = requests.Session()
+    form = browser.get(f"{stack.base_url}/login", timeout=10).text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    response = browser.post(f"{stack.base_url}/login", params={"next": target}, timeout=10, allow_redirects=False,
+                            data={"username": ADMIN[0], "password": ADMIN[1], "csrf_token": csrf})
+    assert response.status_code == 302, response.text[:200]
+    assert response.headers["Location"].endswith("/scheduler")
+    assert "X-Evil" not in response.headers
+    assert browser.get(stack.base_url + response.headers["Location"], timeout=10).status_code == 200
