@@ -496,11 +496,12 @@ def test_sigkill_of_the_worker_alone_fails_the_run_through_its_horse(rc, live_cl
 
 
 def test_sigkill_of_the_whole_worker_fails_the_run_within_60_s(rc, live_client_factory, unique_name,
-                                                              redis_server):
+                                                              redis_server, watchers):
     client = live_client_factory(rc.base_url)
     task = rc.create_task(unique_name, f"echo up; sleep {marker()}")
     run_id = run_now(rc, task["id"])
     client.wait_status(run_id, "running")
+    watchers(rc.base_url, run_id).wait_for_line(1, 10)  # "up" has reached Redis before the freeze
     pids = procs_of(redis_server, run_id, "horse", "group")
     worker = rc.workers[-1]
     # As if the host died: freeze everything first so nothing can report, then kill it all.
