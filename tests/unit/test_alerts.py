@@ -96,3 +96,34 @@ def test_scrubbed_errors_keep_no_part_of_the_url_secret():
     scrubbed = channels.scrub(text, SECRET_URL)
     for secret in ("hookuser", "s3cret-pass", "T0KEN-abc"):
         assert secret not in scrubbed
+
+
+def test_channels_api_masks_urls_for_everyone_and_only_admins_edit(app, client):
+    from tests.conftest import basic_auth
+    from webapp.access import users
+
+    with app.app_context():
+        users.create_user("vera", "viewer", "viewer-password-123")
+        users.create_user("otto", "operator", "operator-password-123")
+    made = client.post("/api/channels", json={"name": "ops", "url": SECRET_URL})
+    assert made.status_code == 201, made.get_json()
+    assert client.post("/api/channels", json={"name": "bad", "url": "nope://"}).get_json()["error"]["field"] == "url"
+    viewer = {"Authorization": basic_auth("vera", "viewer-password-123")}
+    operator = {"Authorization": basic_auth("otto", "operator-password-123")}
+    listed = client.get("/api/channels", headers=viewer)
+    assert listed.get_json()["channels"] == [{"id": made.get_json()["id"], "name": "ops",
+                                              "url": "json://alerts.example.com/***", "enabled": True}]
+    assert client.post("/api/channels", headers=operator, json={"name": "x", "url": SECRET_URL}).status_code == 403
+    cid = made.get_json()["id"]
+    assert client.patch(f"/api/channels/{cid}", headers=viewer, json={"enabled": False}).status_code == 403
+    tested = client.post(f"/api/channels/{cid}/test")
+    assert tested.status_code == 202 and tested.get_json()["kind"] == "test"
+    outbox = client.get("/api/notifications?since=0", headers=operator).get_json()
+    assert [n["kind"] for n in outbox["notifications"]] == ["test"]
+    assert client.get("/api/notifications", headers=viewer).status_code == 403
+    audit = client.get("/api/audit")
+    assert audit.status_code == 200 and "json://alerts.example.com/***" in audit.get_data(as_text=True)
+    everything = str(listed.get_json()) + str(outbox) + audit.get_data(as_text=True)
+    for secret in ("hookuser", "s3cret-pass", "T0KEN-abc"):
+        assert secret not in everything
+    assert client.delete(f"/api/channels/{cid}").status_code == 204
