@@ -188,9 +188,10 @@ def test_the_per_channel_cap_folds_a_burst_into_one_summary(alerts_stack, receiv
         assert alerts_stack.api("POST", f"/channels/{channel['id']}/test").status_code == 202
     got = wait_until(lambda: len(receiver.on("/burst")) >= CAP + 1 and receiver.on("/burst"), WINDOW + 15,
                      what="the capped messages and one summary")
-    titles = [body["title"] for _, body in got]
-    assert len(titles) == CAP + 1, titles
-    assert titles[-1] == "Taskpulse: 3 more alerts on channel burst"
+    titles = sorted(body["title"] for _, body in got)
+    # Order is not asserted: on a loaded machine the summary may overtake the last single.
+    assert titles == sorted(["Taskpulse: test message to burst"] * CAP
+                            + ["Taskpulse: 3 more alerts on channel burst"]), titles
     rows = outbox(alerts_stack, channel="burst")
     summary = [r for r in rows if r["kind"] == "summary"]
     assert len(summary) == 1 and summary[0]["status"] == "sent"
