@@ -65,8 +65,8 @@ def alerts_queue() -> Queue:
 
 def enqueue_delivery(notification_id: int) -> bool:
     """Queue the delivery of a committed outbox row, retried after each of
-    ``ALERT_RETRY_DELAYS``. False when Redis refused (the row stays pending and
-    ``flask --app wsgi notifications retry`` or the next sweep can queue it again)."""
+    ``ALERT_RETRY_DELAYS``. False when Redis refused: the row stays pending in the
+    outbox (nothing re-queues it yet; see the README's Alerts section)."""
     delays = list(current_app.config["ALERT_RETRY_DELAYS"])
     try:
         alerts_queue().enqueue(
