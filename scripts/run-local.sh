@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: database schema and example tasks, a private Redis when none is
-# reachable, then web + worker + scheduler in the foreground (Ctrl-C stops all).
+# reachable, then web + worker + alerts worker + scheduler in the foreground (Ctrl-C stops all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -51,7 +51,7 @@ flask --app wsgi db upgrade --seed
 # and must not carry the password in their environment (nor hand it to every job).
 unset ADMIN_PASSWORD
 echo
-echo "  Taskpulse is starting on http://127.0.0.1:$PORT/  (Ctrl-C stops web, worker and scheduler)"
+echo "  Taskpulse is starting on http://127.0.0.1:$PORT/  (Ctrl-C stops web, workers and scheduler)"
 echo "  Sign in as 'admin': the password is ADMIN_PASSWORD if you set it before the first run,"
 echo "  otherwise the one printed above on the first run. Forgot it?"
 echo "    .venv/bin/flask --app wsgi users password admin"

@@ -17,10 +17,12 @@ from tests.conftest import _fresh_postgres_database
 from tests.support.processes import ADMIN, ROOT, VENV_BIN
 
 OLD_TABLES = {"tasks", "task_runs", "events", "settings", "users", "api_tokens", "audit_log"}
-NEW_TABLES = {"taskpulse_" + t for t in OLD_TABLES}
+# Tables added by later revisions (0005: alert channels and the outbox).
+ADDED_TABLES = {"taskpulse_channels", "taskpulse_notifications"}
+NEW_TABLES = {"taskpulse_" + t for t in OLD_TABLES} | ADDED_TABLES
 OLD_TOKEN = "tok-from-the-first-release"
-# The newest revision in migrations/versions (0003: API tokens can expire).
-HEAD = "0003"
+# The newest revision in migrations/versions (0005: alerts; 0004 is on another branch).
+HEAD = "0005"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

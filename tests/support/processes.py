@@ -319,14 +319,15 @@ class Stack:
         wait_until(self._healthy, 30, what=f"web server on {self.base_url}")
         return self.web
 
-    def start_worker(self, env: dict[str, str] | None = None) -> Process:
-        """Start one more forking rq worker (with ``env`` instead of the usual one)."""
+    def start_worker(self, env: dict[str, str] | None = None, queues: tuple[str, ...] = ("taskpulse",)) -> Process:
+        """Start one more forking rq worker (with ``env`` instead of the usual one) serving
+        ``queues`` (``taskpulse-alerts`` for the alerts worker of the Procfile)."""
         name = f"worker-{self.port}-{len(self.workers)}"
         worker = Process(name, [
             str(VENV_BIN / "rq"), "worker", "--worker-class", "worker.runner.TaskpulseWorker",
             # As the Procfile runs it: the connection from REDIS_URL (redis:// or redis+sentinel://).
             "--serializer", "rq.serializers.JSONSerializer", "-c", "worker.rq_settings",
-            "--name", name, "taskpulse",
+            "--name", name, *queues,
         ], self.service_env() if env is None else env, self.workdir).start()
         self.workers.append(worker)
         wait_until(lambda: self._worker_registered(name), 30, what=f"rq worker {name}")

@@ -49,3 +49,15 @@ def test_a_pickled_job_is_foreign_and_is_never_unpickled(clean_redis, queue):
 
 def test_only_the_json_serializer_is_json():
     assert is_json_serializer(JSONSerializer) and not is_json_serializer(DefaultSerializer)
+
+
+def test_alert_deliveries_are_allowed_exactly_as_dispatch_makes_them(queue):
+    from webapp.runs.dispatch import DELIVERY_FUNCTION, SUMMARY_FUNCTION
+
+    assert foreign_reason(queue.enqueue(DELIVERY_FUNCTION, 5, job_id="notify-5")) is None
+    assert foreign_reason(queue.enqueue(SUMMARY_FUNCTION, 2, 1700, job_id="notify-summary-2-1700")) is None
+    assert "alert delivery" in foreign_reason(queue.enqueue(DELIVERY_FUNCTION, 5, job_id="notify-6"))
+    assert "alert delivery" in foreign_reason(queue.enqueue(DELIVERY_FUNCTION, "x", job_id="notify-x"))
+    assert "alert delivery" in foreign_reason(queue.enqueue(DELIVERY_FUNCTION, 5, job_id="notify-5b", extra=1))
+    hooked = queue.enqueue(DELIVERY_FUNCTION, 8, job_id="notify-8", on_success=Callback(CALLBACKS["on_success"]))
+    assert "callbacks" in foreign_reason(hooked)

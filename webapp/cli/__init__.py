@@ -12,14 +12,17 @@ from flask.cli import AppGroup
 def register(app: Flask, under: str | None = None) -> None:
     """Add the command groups to the app's CLI: at the top level (standalone), or under
     one group named ``under`` (embedded: the host may have its own ``db`` or ``users``)."""
+    from webapp.cli.channels import channels_cli
     from webapp.cli.db import db_cli
     from webapp.cli.events import events_cli
+    from webapp.cli.notifications import notifications_cli
     from webapp.cli.runs import runs_cli
     from webapp.cli.scheduler import scheduler_cli
     from webapp.cli.tasks import tasks_cli
     from webapp.cli.users import users_cli
 
-    groups = (scheduler_cli, users_cli, db_cli, tasks_cli, events_cli, runs_cli)
+    groups = (scheduler_cli, users_cli, db_cli, tasks_cli, events_cli, runs_cli,
+              channels_cli, notifications_cli)
     if under is None:
         for group in groups:
             app.cli.add_command(group)

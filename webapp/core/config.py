@@ -42,6 +42,17 @@ class Config:
         # None means "same origin only" to python-engineio; never '*' or [].
         self.CORS_ALLOWED_ORIGINS = [o.strip() for o in origins.split(",") if o.strip()] or None
         self.RQ_QUEUE = env.get("TASKPULSE_QUEUE", "taskpulse")
+        # Alerts (webapp.alerts): deliveries have a queue of their own, so a busy run
+        # queue never delays them; a channel sends at most ALERT_CAP messages in
+        # ALERT_WINDOW seconds (more are folded into one summary); a refused delivery
+        # is retried after each of ALERT_RETRY_DELAYS seconds, then marked failed.
+        self.ALERTS_QUEUE = env.get("TASKPULSE_ALERTS_QUEUE", "taskpulse-alerts")
+        self.BASE_URL = env.get("TASKPULSE_BASE_URL", "").rstrip("/")
+        self.ALERT_CAP = int(env.get("TASKPULSE_ALERT_CAP", "20"))
+        self.ALERT_WINDOW = float(env.get("TASKPULSE_ALERT_WINDOW", "600"))
+        self.ALERT_RETRY_DELAYS = [
+            int(d) for d in env.get("TASKPULSE_ALERT_RETRY_DELAYS", "10,60,300").split(",") if d.strip()
+        ]
         self.PYTHON_ALLOWED_MODULES = [
             m.strip()
             for m in env.get("TASKPULSE_PYTHON_MODULES", "worker.examples").split(",")

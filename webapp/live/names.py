@@ -19,10 +19,12 @@ SCHEDULER_STATE = "scheduler_state"  # the global pause changed
 SEQ_HEAD = "seq_head"              # the latest seq, so a client notices a missed tail
 RUN_OUTPUT = "run_output"          # lines of a run's live log
 AUDIT_ENTRY = "audit_entry"        # a new audit log entry (admins)
+NOTIFICATION = "notification"      # an outbox row was created or changed (operators, admins)
 
 # Rooms.
 ALL_TASKS_ROOM = "tasks"
 AUDIT_ROOM = "audit"
+NOTIFICATIONS_ROOM = "notifications"
 # Not a name ``subscribe`` accepts (see :func:`parse_room`), so only the subscribe
 # handler puts a connection in it, and only together with room ``tasks``.
 BATCH_ROOM = "tasks~batch"

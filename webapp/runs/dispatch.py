@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -32,6 +33,11 @@ CALLBACKS = {
     "on_failure": "worker.callbacks.on_failure",
     "on_stopped": "worker.callbacks.on_stopped",
 }
+# Alert deliveries (webapp.alerts) on their own queue: named here because only this
+# module touches RQ. Job ids: "notify-<notification id>" and "notify-summary-<channel id>-<n>".
+DELIVERY_FUNCTION = "worker.delivery.deliver"
+SUMMARY_FUNCTION = "worker.delivery.send_summary"
+DELIVERY_TIMEOUT = 120
 TIMEOUT_GRACE = 15
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
@@ -49,6 +55,48 @@ def queue() -> Queue:
         connection=redis_connection(),
         serializer=JSONSerializer,
     )
+
+
+def alerts_queue() -> Queue:
+    """The RQ queue of alert deliveries (``taskpulse-alerts``), JSON-serialized."""
+    return Queue(current_app.config["ALERTS_QUEUE"], connection=redis_connection(),
+                 serializer=JSONSerializer)
+
+
+def enqueue_delivery(notification_id: int) -> bool:
+    """Queue the delivery of a committed outbox row, retried after each of
+    ``ALERT_RETRY_DELAYS``. False when Redis refused: the row stays pending in the
+    outbox (nothing re-queues it yet; see the README's Alerts section)."""
+    delays = list(current_app.config["ALERT_RETRY_DELAYS"])
+    try:
+        alerts_queue().enqueue(
+            DELIVERY_FUNCTION, notification_id, job_id=f"notify-{notification_id}",
+            job_timeout=DELIVERY_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
+            description=f"alert delivery {notification_id}",
+            retry=Retry(max=len(delays), interval=delays) if delays else None,
+        )
+    except Exception as exc:  # Redis away: the row is in the outbox, nothing is lost
+        log.warning("notification %s: could not queue its delivery: %s", notification_id, exc)
+        return False
+    return True
+
+
+def enqueue_summary(channel_id: int, window_id: int, delay: float) -> bool:
+    """Queue, ``delay`` seconds from now, the summary of what a channel held back over
+    its cap; one job per channel and window (a second call for the same one is a no-op)."""
+    job_id = f"notify-summary-{channel_id}-{window_id}"
+    try:
+        if job_exists(job_id):
+            return True
+        alerts_queue().enqueue_in(
+            timedelta(seconds=max(0.0, delay)), SUMMARY_FUNCTION, channel_id, window_id, job_id=job_id,
+            job_timeout=DELIVERY_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
+            description=f"alert summary of channel {channel_id}",
+        )
+    except Exception as exc:
+        log.warning("channel %s: could not queue its summary: %s", channel_id, exc)
+        return False
+    return True
 
 
 def active_run(task: Task) -> TaskRun | None:

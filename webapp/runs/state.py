@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,29 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "running": frozenset({"success", "failed", "stopped", "retrying"}),
     "retrying": frozenset({"queued", "running", "canceled", "failed", "stopped"}),
 }
+
+
+# Called with (run id, status) after a run's move to a terminal status is committed and
+# published. Rooms above this one (alerts) register here, so this module never imports
+# them; a listener that fails is logged and never undoes or delays the state change.
+RunEndListener = Callable[[int, str], None]
+_run_end_listeners: list[RunEndListener] = []
+
+
+def on_run_end(listener: RunEndListener) -> None:
+    """Call ``listener(run_id, status)`` after every committed terminal move (once per
+    function, however many apps a process builds)."""
+    if listener not in _run_end_listeners:
+        _run_end_listeners.append(listener)
+
+
+def _tell_run_end(run_id: int, status: str) -> None:
+    for listener in list(_run_end_listeners):
+        try:
+            listener(run_id, status)
+        except Exception:
+            log.exception("run %s: run-end listener %s failed", run_id, getattr(listener, "__name__", listener))
+            db.session.rollback()
 
 
 class UnknownRun(LookupError):
@@ -173,7 +197,10 @@ def update_task_status(
     payload = event.payload
     db.session.commit()
     log.info("run %s: %s (seq %s)", run_id, status, payload["seq"])
-    return events.publish(payload)
+    published = events.publish(payload)
+    if status in TERMINAL_STATUSES:
+        _tell_run_end(run_id, status)
+    return published
 
 
 def _is_latest_run(task: Task, run: TaskRun) -> bool:

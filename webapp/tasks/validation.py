@@ -6,9 +6,11 @@ import unicodedata
 from typing import Any, Callable
 
 from flask import current_app
+from sqlalchemy import select
 
 from webapp.core.errors import ValidationError
-from webapp.core.models import TASK_DEFAULTS
+from webapp.core.extensions import db
+from webapp.core.models import TASK_DEFAULTS, Channel
 from webapp.core.timeutil import parse_iso, utcnow
 from webapp.runs.switches import callable_problem, defined_functions
 from webapp.scheduling.cron import validate_schedule, zone
@@ -19,8 +21,10 @@ OVERLAP_POLICIES = ("skip", "allow", "queue")
 MAX_TIMEOUT = 7 * 24 * 3600
 WRITABLE = (
     "name", "kind", "config", "description", "schedule", "timezone",
-    "enabled", "timeout", "retries", "overlap", "misfire",
+    "enabled", "timeout", "retries", "overlap", "misfire", "notify",
 )
+ALERT_KINDS = ("failure", "recovery", "late", "overrun", "success")
+NOTIFY_KEYS = ("channels", "on", "after_failures", "late_after", "max_runtime")
 DEFAULTS = TASK_DEFAULTS
 
 
@@ -113,6 +117,38 @@ def _retries(value: Any) -> dict | None:
     return {"max": maximum, "backoff": delays}
 
 
+def _notify(value: Any) -> dict | None:
+    """A task's alert rules (design.md, "Alerts"): null, or channels by name (each must
+    exist: the channels table is read here, in ``core``, so no upward import), the alert
+    kinds, and the thresholds."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValidationError("must be null or {\"channels\": [...], \"on\": [...], ...}", "notify")
+    unknown = sorted(set(value) - set(NOTIFY_KEYS))
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]!r}", f"notify.{unknown[0]}")
+    channels = value.get("channels", [])
+    if not isinstance(channels, list) or len(channels) > 20 or not all(isinstance(c, str) for c in channels):
+        raise ValidationError("must be a list of at most 20 channel names", "notify.channels")
+    known = set(db.session.execute(select(Channel.name).where(Channel.name.in_(channels))).scalars())
+    missing = [c for c in channels if c not in known]
+    if missing:
+        raise ValidationError(f"no channel named {missing[0][:80]!r}", "notify.channels")
+    kinds = value.get("on", ["failure", "recovery"])
+    if not isinstance(kinds, list) or not all(isinstance(k, str) and k in ALERT_KINDS for k in kinds):
+        raise ValidationError(f"must be a list of {', '.join(ALERT_KINDS)}", "notify.on")
+    max_runtime = value.get("max_runtime")
+    return {
+        "channels": list(dict.fromkeys(channels)),
+        "on": [k for k in ALERT_KINDS if k in kinds],
+        "after_failures": _int(value.get("after_failures", 1), "notify.after_failures", 1, 1000),
+        "late_after": _int(value.get("late_after", 60), "notify.late_after", 0, MAX_TIMEOUT),
+        "max_runtime": None if max_runtime is None
+        else _int(max_runtime, "notify.max_runtime", 1, MAX_TIMEOUT),
+    }
+
+
 def clean_task(data: Any, existing: dict | None = None) -> dict[str, Any]:
     """Validate a create (``existing`` None) or a partial update of a task.
 
@@ -174,4 +210,5 @@ def clean_task(data: Any, existing: dict | None = None) -> dict[str, Any]:
     if merged["misfire"] not in MISFIRE_POLICIES:
         raise ValidationError(f"must be one of {', '.join(MISFIRE_POLICIES)}", "misfire")
     out["misfire"] = merged["misfire"]
+    out["notify"] = _notify(merged.get("notify"))
     return out

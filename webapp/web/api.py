@@ -285,3 +285,8 @@ def healthz():
     except ApiError:
         signed_in = False
     return jsonify(status if signed_in else {"ok": status["ok"]}), code
+
+
+# The alerts routes live in their own module, on this blueprint (imported last: it
+# needs bp and the helpers above).
+from webapp.web import alerts_api  # noqa: E402,F401

@@ -11,11 +11,19 @@ from flask_socketio import ConnectionRefusedError, join_room, leave_room, rooms
 
 from webapp.access import socket_sessions
 from webapp.access.auth import Principal, browser_principal, credentials_from_header, proof_of
+from webapp.alerts import outbox
 from webapp.core.errors import ApiError
 from webapp.core.extensions import db, socketio
 from webapp.core.models import AuditEntry, Task, TaskRun
 from webapp.live import events, fanout, head_beacon, panels, snapshot, stats, subscribe_limits
-from webapp.live.names import AUDIT_ROOM, BATCH_ROOM, MESSAGE_QUEUE_CHANNEL, parse_room, run_room
+from webapp.live.names import (
+    AUDIT_ROOM,
+    BATCH_ROOM,
+    MESSAGE_QUEUE_CHANNEL,
+    NOTIFICATIONS_ROOM,
+    parse_room,
+    run_room,
+)
 from webapp.runs import output
 from webapp.scheduling import pause
 
@@ -120,9 +128,12 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
         return _refuse(str(exc))
     if room == AUDIT_ROOM:
         return _subscribe_audit(principal, since)
+    if room == NOTIFICATIONS_ROOM:
+        return _subscribe_notifications(principal, since)
     parsed = parse_room(room)
     if parsed is None:
-        return _refuse(f"unknown room {str(room)[:80]!r}: use 'tasks', 'task:<id>' or 'run:<id>'")
+        return _refuse(f"unknown room {str(room)[:80]!r}: use 'tasks', 'task:<id>', 'run:<id>', "
+                       "'audit' or 'notifications'")
     if parsed[0] == "run":
         return _subscribe_run(parsed[1], data)
     if parsed[0] == "task" and db.session.get(Task, parsed[1]) is None:
@@ -196,6 +207,22 @@ def _subscribe_audit(principal: Principal, since: int | None) -> dict[str, Any]:
     ack = {"ok": True, "head": head, "events": missed}
     if subscribe_limits.fit_items(ack, "events") or len(missed) >= limit:
         ack["truncated"] = True  # the page asks again from the last entry id it got
+    return ack
+
+
+def _subscribe_notifications(principal: Principal, since: int | None) -> dict[str, Any]:
+    """Room ``notifications`` (operators and admins): live ``notification`` events as
+    outbox rows are created and change; replay by row id (the rows after ``since``, as
+    they are now)."""
+    if not principal.can("operator"):
+        return _refuse("room 'notifications' is for operators and admins")
+    join_room(NOTIFICATIONS_ROOM)
+    head = outbox.head()
+    limit = current_app.config["REPLAY_LIMIT"]
+    missed = outbox.since(since, limit) if since is not None and since < head else []
+    ack = {"ok": True, "head": head, "events": missed}
+    if subscribe_limits.fit_items(ack, "events") or len(missed) >= limit:
+        ack["truncated"] = True  # the page asks again from the last row id it got
     return ack
 
 
