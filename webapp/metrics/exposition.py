@@ -62,6 +62,10 @@ def database_families(fig: Figures) -> list[Metric]:
                                  "When the task's last failed run finished (Unix time).", labels=["task"])
     for task, at in sorted(fig.last_failure.items()):
         last_bad.add_metric([task], at)
+    interval = GaugeMetricFamily("taskpulse_task_schedule_interval_seconds", "Seconds between "
+                                 "the next two fires of an enabled scheduled task.", labels=["task"])
+    for task, seconds in sorted(fig.intervals.items()):
+        interval.add_metric([task], seconds)
     active = GaugeMetricFamily("taskpulse_runs_active", "Runs not yet ended, by status.", labels=["status"])
     for status in ACTIVE_STATUSES:
         active.add_metric([status], fig.active.get(status, 0))
@@ -74,7 +78,7 @@ def database_families(fig: Figures) -> list[Metric]:
                    ["task"], WAIT_BUCKETS, {(t,): h for t, h in fig.queue_waits.items()}),
         _histogram("taskpulse_schedule_lag_seconds", "How late scheduled runs started after their "
                    "fire time.", [], WAIT_BUCKETS, lag),
-        last_ok, last_bad, active,
+        last_ok, last_bad, interval, active,
         # Filled by the alerts outbox (webapp/alerts) once it lands; declared so that
         # dashboards and rules can name it today.
         CounterMetricFamily("taskpulse_notifications", "Alert notifications sent, by channel and "

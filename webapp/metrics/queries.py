@@ -3,8 +3,10 @@ database, never a loop over runs in Python, so a scrape costs the same with a th
 runs or a million (the indexes of migration 0004 serve them)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -12,7 +14,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.core.extensions import db
 from webapp.core.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskRun
-from webapp.core.timeutil import as_utc
+from webapp.core.timeutil import as_utc, utcnow
+from webapp.scheduling.cron import next_fire
 
 # Bucket upper bounds in seconds. Runs last from a second to hours; a queue wait and a
 # schedule lag are normally well under a second, and minutes when something is wrong.
@@ -40,6 +43,7 @@ class Figures:
     last_success: dict[str, float] = field(default_factory=dict)
     last_failure: dict[str, float] = field(default_factory=dict)
     active: dict[str, int] = field(default_factory=dict)
+    intervals: dict[str, float] = field(default_factory=dict)
 
 
 def seconds_between(start: Any, end: Any) -> ColumnElement:
@@ -69,6 +73,34 @@ def _timestamp(value: datetime | str | None) -> float | None:
         value = datetime.fromisoformat(value)
     value = as_utc(value)
     return value.timestamp() if value is not None else None
+
+
+@lru_cache(maxsize=4096)
+def _interval(schedule_json: str, timezone: str, hour: datetime) -> float | None:
+    """Seconds between the next two fires of a schedule after ``hour`` (memoised per
+    schedule and hour: the alert on a task's last success needs its rhythm, not the
+    exact instant)."""
+    try:
+        schedule = json.loads(schedule_json)
+        first = next_fire(schedule, timezone, hour)
+        second = next_fire(schedule, timezone, first) if first else None
+    except Exception:  # a schedule the scheduler cannot read has no rhythm to report
+        return None
+    return (second - first).total_seconds() if first and second else None
+
+
+def schedule_intervals() -> dict[str, float]:
+    """Enabled scheduled tasks' time between fires, by name."""
+    hour = utcnow().replace(minute=0, second=0, microsecond=0)
+    found = {}
+    for name, schedule, timezone in db.session.execute(
+        select(Task.name, Task.schedule, Task.timezone).where(Task.enabled.is_(True))
+    ).all():
+        if schedule:
+            interval = _interval(json.dumps(schedule, sort_keys=True), timezone, hour)
+            if interval:
+                found[name] = interval
+    return found
 
 
 def task_names() -> dict[int, str]:
@@ -122,5 +154,6 @@ def figures() -> Figures:
             stamp = _timestamp(at)
             if task_id in names and stamp is not None:
                 target[names[task_id]] = stamp
+    out.intervals = schedule_intervals()
     db.session.rollback()  # read-only: end the transaction, free the connection
     return out
