@@ -22,13 +22,15 @@ node_modules/.stamp: package.json package-lock.json
 
 # Debian packages the tests need (Chromium for the browser tests, redis-server for
 # the private Redis each test session starts, nginx for the proxy tests,
-# systemd-analyze to check the shipped units). Installs only what is missing.
+# systemd-analyze to check the shipped units, prometheus and promtool to scrape a real
+# Taskpulse and check the shipped alert rules). Installs only what is missing.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \

@@ -24,6 +24,14 @@ elif not UNDER_FLASK_CLI and ASYNC_MODE == "gevent":
 
     monkey.patch_all()
 
+from webapp.core import logs  # noqa: E402
+
+if not UNDER_FLASK_CLI:
+    # An unknown TASKPULSE_LOG_FORMAT stops the server here with one sentence; json
+    # gives Taskpulse's own lines one JSON object each (plain leaves logging as it was).
+    if logs.log_format() == "json":
+        logs.configure(("webapp",), "json")
+
 from webapp import create_app  # noqa: E402
 from webapp.core.config import drop_setup_secrets  # noqa: E402
 from webapp.core.extensions import socketio  # noqa: E402

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from webapp.core.config import Config
+from webapp.core.logs import log_format
 from webapp.core.redis_urls import rq_settings
 from webapp.core.secret_key import InsecureSecretKey, check_secret_key
 
@@ -19,6 +20,8 @@ try:
     check_secret_key()
 except InsecureSecretKey as exc:
     raise SystemExit(f"taskpulse worker: {exc}") from None
+# ... and so does one with an unknown TASKPULSE_LOG_FORMAT (before RQ logs anything).
+log_format()
 
 # Config, so the default URL is the one every other Taskpulse process uses.
 _settings: dict[str, Any] = rq_settings(Config().REDIS_URL)

@@ -26,6 +26,7 @@ from rq.serializers import JSONSerializer
 from rq.utils import now
 from rq.worker import DequeueStrategy
 
+from webapp.core import logs
 from webapp.core.config import drop_setup_secrets
 from webapp.core.extensions import db
 from webapp.core.models import TaskRun
@@ -72,14 +73,18 @@ def redis_may_be_away(what: str, level: int = logging.WARNING) -> Callable[[F], 
 
 
 def configure_logging() -> None:
-    """Show Taskpulse's own log lines (each names its run) beside RQ's."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s", "%H:%M:%S"))
-    for name in ("webapp", "worker"):
-        logger = logging.getLogger(name)
-        if not logger.handlers:
-            logger.addHandler(handler)
-            logger.setLevel(logging.INFO)
+    """Show Taskpulse's own log lines (each names its run) beside RQ's, in the format of
+    TASKPULSE_LOG_FORMAT (RQ's own lines too, in json, so that every line parses)."""
+    fmt = logs.log_format()
+    logs.configure(("webapp", "worker"), fmt)
+    if fmt == "json":
+        # RQ's loggers hand their lines up to "rq", whose handler writes JSON (RQ adds
+        # its own plain handlers only where no ancestor has one).
+        for name in ("rq.worker", "rq.job", "rq.scheduler"):
+            logging.getLogger(name).handlers.clear()
+        rq_logger = logging.getLogger("rq")
+        rq_logger.handlers[:] = [logs.handler(fmt)]
+        rq_logger.propagate = False
 
 
 class TaskpulseWorker(Worker):
@@ -93,6 +98,7 @@ class TaskpulseWorker(Worker):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        configure_logging()  # first, so that even the lines below come in the chosen format
         serializer = kwargs.get("serializer")
         if serializer is not None and not guard.is_json_serializer(serializer):
             # Reading a pickled job runs the writer's code before any check can refuse it.
@@ -105,7 +111,6 @@ class TaskpulseWorker(Worker):
         maintenance = kwargs.get("maintenance_interval") or MAINTENANCE_SECONDS
         kwargs["maintenance_interval"] = min(int(maintenance), MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
-        configure_logging()
         self._taskpulse_run_id: int | None = None
         jobenv.hide_from_jobs()
         drop_setup_secrets(app().config)
@@ -169,6 +174,8 @@ class TaskpulseWorker(Worker):
             self._refuse_foreign_job(job, queue, reason)
             return
         run_id = self._taskpulse_run_id = run_id_from_job_id(job.id)
+        # Every line about this job names its run (the work horse inherits it by fork).
+        bound = logs.bind_run(run_id, None, job.id) if run_id is not None else None
         try:
             super().execute_job(job, queue)
         except REDIS_DOWN as exc:
@@ -176,6 +183,8 @@ class TaskpulseWorker(Worker):
                         run_id, job.id, exc)
         finally:
             self._taskpulse_run_id = None
+            if bound is not None:
+                logs.unbind_run(bound)
             if run_id is not None:
                 try:
                     procs.forget(self.connection, run_id)
@@ -323,6 +332,7 @@ def execute_run(run_id: int) -> dict[str, Any]:
             return {"exit_code": None, "output": None, "output_lines": None}
         kind, config, timeout = run.task.kind, dict(run.task.config), run.task.timeout
         task_id, attempt, max_attempts = run.task_id, run.attempt, run.max_attempts
+        logs.bind_run(run_id, task_id, run.job_id)  # the work horse ends with the job
         tail_bytes = flask_app.config["OUTPUT_TAIL_BYTES"]
         # This worker's own switches, which may differ from the web's that dispatched it.
         refusal = run_refusal(kind, config)

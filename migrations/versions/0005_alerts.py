@@ -1,15 +1,14 @@
 """Alerts: channels (Apprise URLs), the outbox of notifications, and a task's notify rules.
 
 Revision ID: 0005
-Revises: 0003
-Create Date: 2026-12-11
+Revises: 0004
+Create Date: 2026-12-01
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-# 0004 is made on another branch at the same time; the merge re-points this to it.
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -21,7 +21,7 @@ OLD_TABLES = {"tasks", "task_runs", "events", "settings", "users", "api_tokens",
 ADDED_TABLES = {"taskpulse_channels", "taskpulse_notifications"}
 NEW_TABLES = {"taskpulse_" + t for t in OLD_TABLES} | ADDED_TABLES
 OLD_TOKEN = "tok-from-the-first-release"
-# The newest revision in migrations/versions (0005: alerts; 0004 is on another branch).
+# The newest revision in migrations/versions (0005: alerts, after 0004: the indexes /metrics reads).
 HEAD = "0005"
 
 

@@ -333,9 +333,13 @@ def test_healthz_tells_strangers_only_ok(app, kind):
     assert response.get_json() == {"ok": True}
 
 
-def test_healthz_tells_a_signed_in_caller_the_parts(client):
-    body = client.get("/healthz").get_json()
-    assert body == {"ok": True, "database": "ok", "redis": "ok"}
+def test_readyz_tells_a_signed_in_caller_the_parts(client):
+    # Issue 15: /healthz is liveness only; the parts moved to /readyz, with the reasons
+    # for a signed-in caller (this unit app has no worker and no scheduler).
+    assert client.get("/healthz").get_json() == {"ok": True}
+    checks = client.get("/readyz").get_json()["checks"]
+    assert checks == {"database": "ok", "redis": "ok", "workers": "no rq worker is registered",
+                      "scheduler": "no scheduler holds the leader lock"}
 
 
 @pytest.mark.parametrize("path", ["/scheduler", "/audit", "/scheduler?x=1"])

@@ -90,6 +90,11 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         # Set TASKPULSE_SECURE_COOKIES=1 when served over TLS (behind a TLS proxy).
         self.SESSION_COOKIE_SECURE = env.get("TASKPULSE_SECURE_COOKIES", "0") in ("1", "true", "yes")
+        # /metrics: open to anyone when set (a scraper on a private network), else it
+        # needs a Bearer token of any role; figures derived from the database are cached
+        # this long per process, so many scrapers cost one set of queries.
+        self.METRICS_PUBLIC = env.get("TASKPULSE_METRICS_PUBLIC", "0") in ("1", "true", "yes")
+        self.METRICS_CACHE_SECONDS = float(env.get("TASKPULSE_METRICS_CACHE_SECONDS", "5"))
         self.PERMANENT_SESSION_LIFETIME = int(env.get("TASKPULSE_SESSION_HOURS", "12")) * 3600
 
     def as_dict(self) -> dict:

@@ -13,6 +13,7 @@ from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from rq.worker import Worker
 from sqlalchemy import select
 
 from webapp.core.errors import Conflict, NotFound, QueueUnavailable
@@ -97,6 +98,25 @@ def enqueue_summary(channel_id: int, window_id: int, delay: float) -> bool:
         log.warning("channel %s: could not queue its summary: %s", channel_id, exc)
         return False
     return True
+
+
+def queue_length() -> int:
+    """Jobs waiting on Taskpulse's RQ queue (for ``/metrics``).
+
+    Raises:
+        RedisError: Redis is away.
+    """
+    return queue().count
+
+
+def worker_count() -> int:
+    """RQ workers registered on Redis, as ``rq info`` counts them (for ``/metrics`` and
+    ``/readyz``).
+
+    Raises:
+        RedisError: Redis is away.
+    """
+    return Worker.count(connection=redis_connection())
 
 
 def active_run(task: Task) -> TaskRun | None:

@@ -5,16 +5,14 @@ import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from webapp.access import audit, users
 from webapp.access.auth import authorize, current_principal, requires
 from webapp.core.errors import ApiError, NotFound, ValidationError
 from webapp.core.extensions import db
-from webapp.core.models import Event, TaskRun
+from webapp.core.models import TaskRun
 from webapp.core.queries import runs_of_task
-from webapp.core.redis import redis_connection
 from webapp.core.timeutil import iso, parse_iso, utcnow
 from webapp.live import events, panels, stats
 from webapp.runs import dispatch
@@ -263,28 +261,6 @@ def list_audit():
     before = request.args.get("before")
     limit = _int_arg("limit", 100, 1, 1000)
     return jsonify({"entries": audit.recent(limit, _int_arg("before", 0, 0, 2**62) if before else None)})
-
-
-def healthz():
-    """Liveness and dependencies: database and Redis reachable. Public, for probes, so
-    it says only ok / not ok; signed-in callers also see the failing part."""
-    status: dict[str, Any] = {"ok": True}
-    try:
-        db.session.execute(select(Event.id).limit(1))
-        status["database"] = "ok"
-    except Exception as exc:  # report, don't raise: this is a health probe
-        status.update(ok=False, database=str(exc)[:200])
-    try:
-        redis_connection().ping()
-        status["redis"] = "ok"
-    except Exception as exc:
-        status.update(ok=False, redis=str(exc)[:200])
-    code = 200 if status["ok"] else 503
-    try:
-        signed_in = current_principal() is not None
-    except ApiError:
-        signed_in = False
-    return jsonify(status if signed_in else {"ok": status["ok"]}), code
 
 
 # The alerts routes live in their own module, on this blueprint (imported last: it

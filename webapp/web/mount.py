@@ -67,7 +67,7 @@ def _blueprint(state: Mounted) -> Blueprint:
     """Pages, API, sign-in pages (unless the host signs users in), static files."""
     from webapp.access import headers
     from webapp.access.auth import csrf_token
-    from webapp.web import api, auth_pages, pages
+    from webapp.web import api, auth_pages, pages, probes
 
     bp = Blueprint(BLUEPRINT, __name__, static_folder=str(ROOT / "static"),
                    static_url_path="/static", template_folder=str(ROOT / "templates"))
@@ -75,7 +75,9 @@ def _blueprint(state: Mounted) -> Blueprint:
     bp.register_blueprint(api.bp)
     if state.host_login is None:
         bp.register_blueprint(auth_pages.bp)
-    bp.add_url_rule("/healthz", "healthz", api.healthz)
+    bp.add_url_rule("/healthz", "healthz", probes.healthz)
+    bp.add_url_rule("/readyz", "readyz", probes.readyz)
+    bp.add_url_rule("/metrics", "metrics", probes.metrics)
 
     @bp.context_processor
     def _template_values() -> dict:
