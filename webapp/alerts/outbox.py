@@ -119,12 +119,12 @@ def finish(row: Notification, error: str | None, *, final: bool, retry_in: float
     else:
         row.error = f"attempt {row.attempts} failed: {error}" + (
             f"; trying again in {retry_in:g} s" if retry_in is not None else "")
+    folded = _folded(row.id)
+    for held in folded:  # in the same transaction: a summary and what it stands for agree
+        held.status, held.error, held.sent_at = row.status, row.error, row.sent_at
     db.session.commit()
-    publish(row)
-    for folded in _folded(row.id):
-        folded.status, folded.error, folded.sent_at = row.status, row.error, row.sent_at
-        db.session.commit()
-        publish(folded)
+    for changed in [row, *folded]:
+        publish(changed)
 
 
 def _folded(summary_id: int) -> list[Notification]:
