@@ -261,8 +261,3 @@ def list_audit():
     before = request.args.get("before")
     limit = _int_arg("limit", 100, 1, 1000)
     return jsonify({"entries": audit.recent(limit, _int_arg("before", 0, 0, 2**62) if before else None)})
-
-
-# The alerts routes live in their own module, on this blueprint (imported last: it
-# needs bp and the helpers above).
-from webapp.web import alerts_api  # noqa: E402,F401

@@ -67,7 +67,13 @@ def _blueprint(state: Mounted) -> Blueprint:
     """Pages, API, sign-in pages (unless the host signs users in), static files."""
     from webapp.access import headers
     from webapp.access.auth import csrf_token
-    from webapp.web import api, auth_pages, pages, probes
+    from webapp.web import (
+        alerts_api,  # noqa: F401  (its import adds the alerts routes to api.bp)
+        api,
+        auth_pages,
+        pages,
+        probes,
+    )
 
     bp = Blueprint(BLUEPRINT, __name__, static_folder=str(ROOT / "static"),
                    static_url_path="/static", template_folder=str(ROOT / "templates"))
