@@ -15,6 +15,12 @@ if [ -z "${SECRET_KEY:-}" ]; then
   SECRET_KEY="$(python -m webapp.core.instance_files secret-key instance)"
   export SECRET_KEY
 fi
+if [ -z "${TASKPULSE_SECRETS_KEY:-}" ] && [ -z "${TASKPULSE_SECRETS_KEY_FILE:-}" ]; then
+  # The secrets' Fernet key ring, in a file so that `secrets rotate-key` can replace it
+  # while web, workers and scheduler run (they read it at each use).
+  TASKPULSE_SECRETS_KEY_FILE="$(python -m webapp.core.instance_files secrets-key-file instance)"
+  export TASKPULSE_SECRETS_KEY_FILE
+fi
 
 redis_up() {
   python - "$REDIS_URL" <<'PY'

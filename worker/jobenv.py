@@ -37,13 +37,16 @@ def base_environment(source: Mapping[str, str] | None = None) -> dict[str, str]:
     return {name: value for name, value in source.items() if allowed(name)}
 
 
-def for_run(run_id: int, task_name: str, source: Mapping[str, str] | None = None) -> dict[str, str]:
+def for_run(run_id: int, task_name: str, source: Mapping[str, str] | None = None,
+            extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The whole environment of run ``run_id`` of task ``task_name``.
 
-    The hook for what a task adds of its own (its ``env`` and ``PARAM_*`` variables, a
-    later release): they go on top of this, and may never replace the two run variables.
+    ``extra`` is what the run adds of its own (its task's ``env`` and its ``PARAM_*``
+    variables, :mod:`worker.inputs`): on top of the allow-list, never replacing the two
+    run variables.
     """
     env = base_environment(source)
+    env.update(extra or {})
     env[RUN_ID_VAR] = str(run_id)
     env[TASK_VAR] = task_name
     return env

@@ -1,11 +1,14 @@
 """Job kinds: how a task's ``config`` is executed. Register more in ``KINDS``.
 
 Every kind is called as ``kind(config, timeout, run_id, tail_bytes, stream=None,
-on_spawn=None, env=None)``: ``stream`` (a :class:`worker.stream.RunStream`, None outside a
+on_spawn=None, env=None, kwargs=None, mask=None)``: ``stream`` (a :class:`worker.stream.RunStream`, None outside a
 worker) receives output lines and progress as they come; ``on_spawn(pgid)`` learns the
 process group of a command the kind starts, so the worker can end it if the job is
 stopped; ``env`` is the whole environment of what it starts (:func:`worker.jobenv.for_run`;
-None: the allow-listed part of this process's).
+None: the allow-listed part of this process's); ``kwargs`` are the run's parameter
+values (a python job's keyword arguments; a shell job has them as ``PARAM_*`` in ``env``);
+``mask`` hides the run's secret values in every text the kind hands on
+(:class:`worker.masking.Masker`), before it is kept or streamed.
 """
 from __future__ import annotations
 
@@ -74,9 +77,11 @@ class _Output:
     the error message, and each line handed to the live stream (progress lines, on
     stdout, become progress instead)."""
 
-    def __init__(self, tail_bytes: int, stream: RunStream | None) -> None:
+    def __init__(self, tail_bytes: int, stream: RunStream | None,
+                 mask: Callable[[str], str] | None = None) -> None:
         self.tail_bytes = tail_bytes
         self.stream = stream
+        self.mask = mask
         self.kept: deque[tuple[str, int]] = deque()  # (text with its newline, bytes)
         self.kept_bytes = 0
         self.recent = {"stdout": deque(maxlen=TAIL_LINES_IN_ERROR), "stderr": deque(maxlen=TAIL_LINES_IN_ERROR)}
@@ -99,6 +104,8 @@ class _Output:
         self._partial[name] = rest
 
     def _line(self, name: str, text: str, newline: bool) -> None:
+        if self.mask is not None:  # first: nothing below may see a secret value
+            text = self.mask(text)
         while len(text) > MAX_LINE_CHARS:
             self._line(name, text[:MAX_LINE_CHARS], newline=True)
             text = text[MAX_LINE_CHARS:]
@@ -160,7 +167,8 @@ def _pump(proc: subprocess.Popen, output: _Output, deadline: float) -> bool:
 def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int,
               stream: RunStream | None = None,
               on_spawn: Callable[[int], None] | None = None,
-              env: Mapping[str, str] | None = None) -> Outcome:
+              env: Mapping[str, str] | None = None, kwargs: Mapping[str, Any] | None = None,
+              mask: Callable[[str], str] | None = None) -> Outcome:
     """Run ``config["command"]`` with ``/bin/sh -c`` as cron does, reading its output as
     it comes (lines go to ``stream``; ``::progress`` lines on stdout are progress).
 
@@ -179,7 +187,7 @@ def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int
         # Never the worker's own environment: it holds the secrets (worker.jobenv).
         env=dict(env) if env is not None else jobenv.base_environment(),
     )
-    output = _Output(tail_bytes, stream)
+    output = _Output(tail_bytes, stream, mask)
     deadline = started + timeout
     try:
         if on_spawn is not None:
@@ -229,8 +237,10 @@ def run_shell(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int
 def run_python(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: int,
                stream: RunStream | None = None,
                on_spawn: Callable[[int], None] | None = None,
-               env: Mapping[str, str] | None = None) -> Outcome:
-    """Call ``module:function(**kwargs)``: the module's allow-listing is checked before the
+               env: Mapping[str, str] | None = None, kwargs: Mapping[str, Any] | None = None,
+               mask: Callable[[str], str] | None = None) -> Outcome:
+    """Call ``module:function(**kwargs)`` (the config's kwargs, then the run's parameter
+    values over them): the module's allow-listing is checked before the
     job gets here (:func:`webapp.runs.switches.run_refusal`), the function by
     :func:`resolve_callable`.
 
@@ -243,8 +253,9 @@ def run_python(config: dict[str, Any], timeout: int, run_id: int, tail_bytes: in
     """
     func = resolve_callable(config["callable"])
     log.info("run %s: calling %s", run_id, config["callable"])
-    result = func(**(config.get("kwargs") or {}))
-    return Outcome(exit_code=None, output=tail("" if result is None else str(result), tail_bytes))
+    result = func(**{**(config.get("kwargs") or {}), **(kwargs or {})})
+    text = "" if result is None else str(result)
+    return Outcome(exit_code=None, output=tail(mask(text) if mask is not None else text, tail_bytes))
 
 
 def resolve_callable(target: str) -> Callable[..., Any]:

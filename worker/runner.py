@@ -23,6 +23,7 @@ from rq import Worker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job, JobStatus, get_current_job
 from rq.serializers import JSONSerializer
+from rq.timeouts import JobTimeoutException
 from rq.utils import now
 from rq.worker import DequeueStrategy
 
@@ -37,9 +38,10 @@ from webapp.runs import output as live_output
 from webapp.runs.state import UnknownRun, run_id_from_job_id, update_task_status
 from webapp.runs.switches import run_refusal
 
-from . import guard, jobenv, kinds, procs, progress
+from . import guard, inputs, jobenv, kinds, procs, progress
 from .callbacks import next_attempt
 from .context import app, app_context
+from .masking import masked_failure
 from .stream import RunStream
 
 log = logging.getLogger(__name__)
@@ -336,14 +338,19 @@ def execute_run(run_id: int) -> dict[str, Any]:
         tail_bytes = flask_app.config["OUTPUT_TAIL_BYTES"]
         # This worker's own switches, which may differ from the web's that dispatched it.
         refusal = run_refusal(kind, config)
-        env = jobenv.for_run(run_id, run.task.name)
+        try:
+            given = inputs.for_run(run)
+        except inputs.InputRefused as exc:
+            given, refusal = None, refusal or str(exc)
+        env = jobenv.for_run(run_id, run.task.name, extra=given.variables if given else None)
         redis = redis_connection()
         first_line = live_output.last_line_number(run_id, redis) if attempt > 1 else 0
     executor = kinds.KINDS.get(kind)
-    if refusal is not None or executor is None:
+    if refusal is not None or executor is None or given is None:
         _refuse(run_id, kinds.JobRefused(refusal or f"unknown job kind {kind!r}"))
+    mask = given.mask
     stream = RunStream(partial(_send_progress, run_id), partial(_send_lines, run_id, task_id),
-                       first_line=first_line)
+                       first_line=first_line, mask=mask if mask else None)
     if attempt > 1:
         stream.line("system", f"attempt {attempt} of {max_attempts}")
     progress.set_current_stream(stream)
@@ -352,13 +359,21 @@ def execute_run(run_id: int) -> dict[str, Any]:
     jobenv.confine_process(env)
     try:
         outcome = executor(config, timeout, run_id, tail_bytes, stream=stream,
-                           on_spawn=partial(_on_spawn, redis, run_id), env=env)
+                           on_spawn=partial(_on_spawn, redis, run_id), env=env,
+                           kwargs=given.kwargs, mask=mask if mask else None)
     except kinds.JobRefused as exc:
         exc.lines = stream.line_count or None
-        _refuse(run_id, exc)
+        _refuse(run_id, masked_failure(exc, mask))
     except kinds.JobFailed as exc:
         exc.lines = stream.line_count or None
-        raise
+        raise masked_failure(exc, mask) from None
+    except Exception as exc:
+        if not mask or isinstance(exc, JobTimeoutException):
+            raise
+        # A python job's own exception: its message may hold a value it was given, and
+        # it becomes the run's error (and RQ's record of the failure) as it is.
+        raise kinds.JobFailed(mask(f"{type(exc).__name__}: {exc}"),
+                              lines=stream.line_count or None) from None
     finally:
         progress.set_current_stream(None)
         stream.close()

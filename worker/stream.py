@@ -72,12 +72,16 @@ class RunStream:
         wait: how the publishing thread waits for a change or for a throttle to let the
             next send go; it must measure ``timeout`` by ``clock``. The defaults are real
             time; tests inject a fake clock with its own waiter to step time.
+        mask: applied to every line's text and progress message as it is offered, so
+            the run's secret values never reach the publishing thread.
     """
 
     def __init__(self, send_progress: ProgressSender, send_lines: LinesSender, *,
                  first_line: int = 0, progress_interval: float = PROGRESS_INTERVAL,
                  output_interval: float = OUTPUT_INTERVAL, max_pending: int = MAX_PENDING_LINES,
-                 clock: Callable[[], float] = time.monotonic, wait: Waiter = condition_wait) -> None:
+                 clock: Callable[[], float] = time.monotonic, wait: Waiter = condition_wait,
+                 mask: Callable[[str], str] | None = None) -> None:
+        self._mask = mask
         self._send_progress = send_progress
         self._send_lines = send_lines
         self._clock = clock
@@ -97,6 +101,8 @@ class RunStream:
 
     def progress(self, percent: int, message: str | None = None) -> None:
         """Offer a progress value; it replaces any value not yet sent."""
+        if self._mask is not None and message is not None:
+            message = self._mask(message)
         with self._cond:
             self._pending_progress = (percent, message)
             self._start()
@@ -104,6 +110,8 @@ class RunStream:
 
     def line(self, stream: str, text: str) -> int:
         """Offer one output line; returns its number."""
+        if self._mask is not None:
+            text = self._mask(text)
         with self._cond:
             self.line_count += 1
             self._pending_lines.append({"n": self.line_count, "stream": stream, "text": text})

@@ -17,12 +17,13 @@ from tests.conftest import _fresh_postgres_database
 from tests.support.processes import ADMIN, ROOT, VENV_BIN
 
 OLD_TABLES = {"tasks", "task_runs", "events", "settings", "users", "api_tokens", "audit_log"}
-# Tables added by later revisions (0005: alert channels and the outbox).
-ADDED_TABLES = {"taskpulse_channels", "taskpulse_notifications"}
+# Tables added by later revisions (0005: alert channels and the outbox; 0007: secrets).
+ADDED_TABLES = {"taskpulse_channels", "taskpulse_notifications", "taskpulse_secrets"}
 NEW_TABLES = {"taskpulse_" + t for t in OLD_TABLES} | ADDED_TABLES
 OLD_TOKEN = "tok-from-the-first-release"
-# The newest revision in migrations/versions (0005: alerts, after 0004: the indexes /metrics reads).
-HEAD = "0005"
+# The newest revision in migrations/versions (0007: params and secrets, after 0005:
+# alerts; 0006, the metrics rollup, comes between them once both have landed).
+HEAD = "0007"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -220,6 +220,7 @@ def api_calls(app, task_id: int, run_id: int) -> list[tuple[str, str]]:
         path = re.sub(r"<(?:int|id)[^:>]*:task_id>", str(task_id), rule.rule)
         path = re.sub(r"<(?:int|id)[^:>]*:run_id>", str(run_id), path)
         path = re.sub(r"<(?:int|id)[^:>]*:channel_id>", "1", path)  # no such channel: the auth comes first
+        path = re.sub(r"<string:name>", "DB_PASSWORD", path)  # no such secret: the auth comes first
         assert "<" not in path, f"new route argument in {rule.rule}: teach api_calls about it"
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             calls.append((method, path))
@@ -236,7 +237,8 @@ def test_the_route_walk_covers_the_documented_api(app, world):
         ("GET", "/api/schedule/preview"), ("GET", "/api/users"), ("POST", "/api/users"),
         ("GET", "/api/audit"), ("GET", "/api/channels"), ("POST", "/api/channels"),
         ("PATCH", "/api/channels/1"), ("DELETE", "/api/channels/1"), ("POST", "/api/channels/1/test"),
-        ("GET", "/api/notifications"),
+        ("GET", "/api/notifications"), ("GET", "/api/secrets"), ("PUT", "/api/secrets/DB_PASSWORD"),
+        ("DELETE", "/api/secrets/DB_PASSWORD"),
     } <= calls
 
 
@@ -385,6 +387,8 @@ ROLE_CASES = [
     ("viewer", "GET", "/api/users", None, 403),
     ("viewer", "POST", "/api/users", "new-user", 403),
     ("viewer", "GET", "/api/audit", None, 403),
+    ("viewer", "GET", "/api/secrets", None, 403),
+    ("viewer", "PUT", "/api/secrets/DB_PASSWORD", {"value": "hunter22"}, 403),
     ("operator", "GET", "/api/tasks", None, 200),
     ("operator", "GET", "/api/runs/{r}", None, 200),
     ("operator", "POST", "/api/tasks/{t}/run", {}, 202),
@@ -399,6 +403,9 @@ ROLE_CASES = [
     ("operator", "GET", "/api/users", None, 403),
     ("operator", "POST", "/api/users", "new-user", 403),
     ("operator", "GET", "/api/audit", None, 403),
+    ("operator", "GET", "/api/secrets", None, 403),
+    ("operator", "PUT", "/api/secrets/DB_PASSWORD", {"value": "hunter22"}, 403),
+    ("operator", "DELETE", "/api/secrets/DB_PASSWORD", None, 403),
     ("admin", "POST", "/api/tasks/{t}/run", {}, 202),
     ("admin", "PATCH", "/api/tasks/{t}", {"timeout": 5, "enabled": False}, 200),
     ("admin", "DELETE", "/api/tasks/{t}", None, 204),
@@ -406,6 +413,7 @@ ROLE_CASES = [
     ("admin", "GET", "/api/users", None, 200),
     ("admin", "POST", "/api/users", "new-user", 201),
     ("admin", "GET", "/api/audit", None, 200),
+    ("admin", "GET", "/api/secrets", None, 200),
 ]
 
 

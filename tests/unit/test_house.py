@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 WEBAPP = ROOT / "webapp"
 # Bottom up: a room may import only the rooms below it.
-FLOORS = ["core", "live", "access", "runs", "scheduling", "tasks", "alerts", "cli", "metrics", "web"]
+FLOORS = ["core", "live", "access", "secrets", "runs", "scheduling", "tasks", "alerts", "cli", "metrics", "web"]
 
 
 def modules(*folders: str) -> list[Path]:

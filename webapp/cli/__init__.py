@@ -18,11 +18,12 @@ def register(app: Flask, under: str | None = None) -> None:
     from webapp.cli.notifications import notifications_cli
     from webapp.cli.runs import runs_cli
     from webapp.cli.scheduler import scheduler_cli
+    from webapp.cli.secrets import secrets_cli
     from webapp.cli.tasks import tasks_cli
     from webapp.cli.users import users_cli
 
     groups = (scheduler_cli, users_cli, db_cli, tasks_cli, events_cli, runs_cli,
-              channels_cli, notifications_cli)
+              channels_cli, notifications_cli, secrets_cli)
     if under is None:
         for group in groups:
             app.cli.add_command(group)

@@ -10,9 +10,10 @@ from flask.cli import AppGroup
 from webapp.access import audit
 from webapp.cli.common import cli_actor, fail, find_task
 from webapp.cli.terminal import printable
-from webapp.core.errors import ApiError
+from webapp.core.errors import ApiError, ValidationError
 from webapp.core.models import TASK_DEFAULTS
 from webapp.runs import dispatch
+from webapp.secrets.params import from_text
 from webapp.tasks import store
 
 tasks_cli = AppGroup("tasks", help="List, create and run tasks.")
@@ -56,13 +57,35 @@ def tasks_create(name: str, command: str | None, target: str | None, description
     click.echo(f"created task {task.id}: {task.name}")
 
 
+def parse_params(task_params: list[dict[str, Any]] | None, pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--param k=v`` pairs as typed values of the task's parameters (a value is text
+    on the command line: ``5`` for an integer, ``true`` for a boolean).
+
+    Raises:
+        ValidationError: naming ``params.<name>``.
+    """
+    known = {d["name"]: d for d in task_params or []}
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep:
+            raise ValidationError("give --param NAME=VALUE", "params")
+        if name not in known:
+            raise ValidationError(f"this task has no parameter {name[:64]!r}", f"params.{name[:64]}")
+        values[name] = from_text(known[name], text, f"params.{name}")
+    return values
+
+
 @tasks_cli.command("run")
 @click.argument("task")
-def tasks_run(task: str) -> None:
+@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE",
+              help="A parameter value (repeat for several); the others take their defaults.")
+def tasks_run(task: str, pairs: tuple[str, ...]) -> None:
     """Run a task now (by id or name), as the page's Run Now does."""
     found = find_task(task)
     try:
-        result = dispatch.dispatch(found.id, "manual")
+        params = parse_params(found.params, pairs)
+        result = dispatch.dispatch(found.id, "manual", params)
     except ApiError as exc:
         fail(exc)
     audit.log_run(cli_actor(), "run", found.id, result["run_id"])

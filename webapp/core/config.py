@@ -96,6 +96,11 @@ class Config:
         self.METRICS_PUBLIC = env.get("TASKPULSE_METRICS_PUBLIC", "0") in ("1", "true", "yes")
         self.METRICS_CACHE_SECONDS = float(env.get("TASKPULSE_METRICS_CACHE_SECONDS", "5"))
         self.PERMANENT_SESSION_LIFETIME = int(env.get("TASKPULSE_SESSION_HOURS", "12")) * 3600
+        # Secrets (webapp.secrets): the Fernet key ring, newest first, comma-separated;
+        # or a file holding it (`make run` makes instance/secrets_key), read at each use
+        # so that `secrets rotate-key` reaches running processes. Neither: no secrets.
+        self.SECRETS_KEY = env.get("TASKPULSE_SECRETS_KEY") or None
+        self.SECRETS_KEY_FILE = env.get("TASKPULSE_SECRETS_KEY_FILE") or None
 
     def as_dict(self) -> dict:
         """The settings as a mapping for ``app.config.from_mapping``."""

@@ -4,9 +4,11 @@ shared-memory files (0600). The database holds password hashes, token digests an
 run's output; the key signs session cookies.
 
 ``python -m webapp.core.instance_files secret-key DIR`` prints DIR's key, making it first
-(``make run`` uses it)."""
+(``make run`` uses it); ``secrets-key-file DIR`` does the same for the secrets' key ring
+(``instance/secrets_key``) and prints its path."""
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import stat
@@ -85,12 +87,27 @@ def secret_key(instance: Path = DEFAULT_INSTANCE) -> str:
     return path.read_text().strip()
 
 
+def secrets_key_file(instance: Path = DEFAULT_INSTANCE) -> Path:
+    """``instance/secrets_key``: the Fernet key ring secrets are encrypted with (made on
+    first use: one key, 32 random bytes in url-safe base64, as Fernet.generate_key()
+    makes them), 0600 in a 0700 directory. ``secrets rotate-key`` rewrites it."""
+    private_dir(instance)
+    path = instance / "secrets_key"
+    if _create_private(path) or not path.read_text().strip():
+        path.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode() + "\n")
+    _tighten(path, FILE_MODE)
+    return path
+
+
 def main(argv: list[str]) -> int:
-    """``secret-key [DIR]``: print DIR's secret key (default: instance/), making it first."""
-    if not argv or argv[0] != "secret-key" or len(argv) > 2:
-        print("usage: python -m webapp.core.instance_files secret-key [DIR]", file=sys.stderr)
+    """``secret-key [DIR]``: print DIR's secret key (default: instance/), making it first;
+    ``secrets-key-file [DIR]``: print the path of DIR's secrets key file, making it first."""
+    commands = {"secret-key": secret_key, "secrets-key-file": secrets_key_file}
+    if not argv or argv[0] not in commands or len(argv) > 2:
+        print("usage: python -m webapp.core.instance_files secret-key|secrets-key-file [DIR]",
+              file=sys.stderr)
         return 2
-    print(secret_key(Path(argv[1]) if len(argv) == 2 else DEFAULT_INSTANCE))
+    print(commands[argv[0]](Path(argv[1]) if len(argv) == 2 else DEFAULT_INSTANCE))
     return 0
 
 

@@ -36,6 +36,8 @@ TASK_DEFAULTS: dict[str, Any] = {
     "overlap": "skip",
     "misfire": "run_once",
     "notify": None,
+    "params": None,
+    "env": None,
 }
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
@@ -65,6 +67,10 @@ class Task(db.Model):
     # Who hears about this task's runs (webapp.alerts): null, or {"channels", "on",
     # "after_failures", "late_after", "max_runtime"}.
     notify: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # What a run is given (webapp.secrets): typed parameters with defaults, and the
+    # environment (plain values, or {"secret": name}: never a secret's value).
+    params: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    env: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_status: Mapped[str | None] = mapped_column(String(20))
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -94,6 +100,8 @@ class Task(db.Model):
             "overlap": self.overlap,
             "misfire": self.misfire,
             "notify": self.notify,
+            "params": self.params,
+            "env": self.env,
             "last_run_at": iso(self.last_run_at),
             "last_status": self.last_status,
             "last_error": self.last_error,
@@ -150,6 +158,10 @@ class TaskRun(db.Model):
     progress_message: Mapped[str | None] = mapped_column(String(200))
     worker_name: Mapped[str | None] = mapped_column(String(200))
     output_lines: Mapped[int | None] = mapped_column(Integer)
+    # The run's parameter values as anyone may see them (secret ones "***"), and the
+    # secret ones as a Fernet token only the worker opens (webapp.secrets.vault).
+    params: Mapped[dict | None] = mapped_column(JSON)
+    secret_params: Mapped[str | None] = mapped_column(Text)
 
     task: Mapped[Task] = relationship(back_populates="runs")
 
@@ -174,6 +186,7 @@ class TaskRun(db.Model):
             "next_attempt_at": iso(self.next_attempt_at),
             "progress_message": self.progress_message,
             "worker": self.worker_name,
+            "params": self.params,
         }
         if with_output:
             data["output"] = self.output
@@ -268,6 +281,25 @@ class AuditEntry(db.Model):
                 "action": self.action, "target_type": self.target_type,
                 "target_id": self.target_id, "target_name": self.target_name,
                 "changes": self.changes}
+
+
+class Secret(db.Model):
+    """A named secret: ``value`` is a Fernet token (webapp.secrets.vault), never the
+    plaintext; :func:`to_dict` has no value at all."""
+
+    __tablename__ = "taskpulse_secrets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(80))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The secret as the API, the CLI and the page show it: its name, never its value."""
+        return {"name": self.name, "created_at": iso(self.created_at),
+                "updated_at": iso(self.updated_at), "updated_by": self.updated_by}
 
 
 def masked_url(url: str) -> str:

@@ -16,7 +16,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker
 from sqlalchemy import select
 
-from webapp.core.errors import Conflict, NotFound, QueueUnavailable
+from webapp.core.errors import ApiError, Conflict, NotFound, QueueUnavailable
 from webapp.core.extensions import db
 from webapp.core.models import TERMINAL_STATUSES, Task, TaskRun
 from webapp.core.queries import active_runs
@@ -25,6 +25,8 @@ from webapp.live import events
 from webapp.runs.liveness import worker_alive
 from webapp.runs.state import open_run, update_task_status
 from webapp.runs.switches import run_refusal
+from webapp.secrets import vault
+from webapp.secrets.params import clean_values, split
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +127,12 @@ def active_run(task: Task) -> TaskRun | None:
     return active[-1] if active else None
 
 
-def dispatch(task_id: int, trigger: str = "manual") -> dict[str, Any]:
+def dispatch(task_id: int, trigger: str = "manual", params: Any = None) -> dict[str, Any]:
     """Queue a run of a task: run row + event row committed, published, then enqueued.
+
+    ``params`` are the run's parameter values (``{name: value}``; None: the defaults),
+    checked against the task's definitions before anything is written; the run keeps
+    them (secret ones as ``***``, their values sealed for the worker).
 
     Returns ``{"run_id", "job_id", "status": "queued"}``; ``{..., "status": "failed",
     "error"}`` when a switch refuses the task's kind now (the run exists and ended
@@ -135,6 +141,7 @@ def dispatch(task_id: int, trigger: str = "manual") -> dict[str, Any]:
 
     Raises:
         NotFound: no such task.
+        ValidationError: a value does not fit its parameter (field ``params.<name>``).
         Conflict: a run of the task is still queued or running.
         QueueUnavailable: Redis refused the job (the run is then marked failed).
     """
@@ -142,11 +149,19 @@ def dispatch(task_id: int, trigger: str = "manual") -> dict[str, Any]:
     task = db.session.get(Task, task_id, with_for_update=True)
     if task is None:
         raise NotFound(f"no task with id {task_id}")
+    try:
+        values = clean_values(task.params, params)
+        shown, secret = split(task.params, values)
+        sealed = vault.seal_params(secret)
+    except ApiError:
+        db.session.rollback()
+        raise
     busy = active_run(task)
     if busy is not None:
         db.session.rollback()
         raise Conflict(f"a run of this task is already {busy.status} (run {busy.id})")
     run, payload = open_run(task, trigger)
+    run.params, run.secret_params = shown or None, sealed
     run_id, job_id = run.id, run.job_id
     timeout, name = job_timeout(task), task.name
     db.session.commit()

@@ -30,6 +30,7 @@ from webapp.live import events, snapshot
 from webapp.runs.dispatch import enqueue_run, job_timeout
 from webapp.runs.state import job_id_for, open_run, record_skipped_run
 from webapp.scheduling.misfire import DEFAULT_GRACE_SECONDS, ON_TIME_SECONDS, plan_fire
+from webapp.secrets.params import default_values
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ def _fire(task: Task, fire_at: datetime) -> str:
             run, payload = record_skipped_run(task, TRIGGER, reason, scheduled_for=fire_at)
         else:
             run, payload = open_run(task, TRIGGER, scheduled_for=fire_at, held=held)
+            run.params = default_values(task.params)  # scheduled runs use the defaults
         run_id, job_id = run.id, run.job_id
         db.session.commit()
     except IntegrityError:  # this fire already has its run (the insert's flush): never double it

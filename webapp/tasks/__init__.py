@@ -2,6 +2,6 @@
 dialog, with the defaults) and creating, changing and deleting tasks (``store``), with
 their next fire time and an audit entry.
 
-May import: ``webapp.core``, ``webapp.live``, ``webapp.access``, ``webapp.runs``,
-``webapp.scheduling``.
+May import: ``webapp.core``, ``webapp.live``, ``webapp.access``, ``webapp.secrets``,
+``webapp.runs``, ``webapp.scheduling``.
 """

@@ -15,13 +15,15 @@ from webapp.core.timeutil import parse_iso, utcnow
 from webapp.runs.switches import callable_problem, defined_functions
 from webapp.scheduling.cron import validate_schedule, zone
 from webapp.scheduling.misfire import MISFIRE_POLICIES
+from webapp.secrets.env import clean_env
+from webapp.secrets.params import clean_definitions
 
 KINDS = ("shell", "python")
 OVERLAP_POLICIES = ("skip", "allow", "queue")
 MAX_TIMEOUT = 7 * 24 * 3600
 WRITABLE = (
     "name", "kind", "config", "description", "schedule", "timezone",
-    "enabled", "timeout", "retries", "overlap", "misfire", "notify",
+    "enabled", "timeout", "retries", "overlap", "misfire", "notify", "params", "env",
 )
 ALERT_KINDS = ("failure", "recovery", "late", "overrun", "success")
 NOTIFY_KEYS = ("channels", "on", "after_failures", "late_after", "max_runtime")
@@ -211,4 +213,11 @@ def clean_task(data: Any, existing: dict | None = None) -> dict[str, Any]:
         raise ValidationError(f"must be one of {', '.join(MISFIRE_POLICIES)}", "misfire")
     out["misfire"] = merged["misfire"]
     out["notify"] = _notify(merged.get("notify"))
+    out["params"] = clean_definitions(merged.get("params"), scheduled=out["schedule"] is not None)
+    if existing is not None and "env" not in data:
+        # Kept as stored (like kind and config above): enabling a task whose secret was
+        # deleted since is accepted; its runs fail, naming the secret.
+        out["env"] = merged.get("env")
+    else:
+        out["env"] = clean_env(merged.get("env"))
     return out

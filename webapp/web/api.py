@@ -122,8 +122,18 @@ def delete_task(task_id: int):
 def run_task(task_id: int):
     """Run Now: 202 with ``{"run_id", "job_id", "status": "queued"}``, or ``"status":
     "failed"`` with ``"error"`` when a switch refuses the task's kind (the run ended
-    failed, seen live as a task_update)."""
-    result = dispatch.dispatch(task_id, "manual")
+    failed, seen live as a task_update). The body is optional: ``{"params": {...}}``
+    gives the run's parameter values (400 naming ``params.<name>``, nothing queued)."""
+    params = None
+    if request.content_length or request.is_json:
+        body = _json_body()
+        if not isinstance(body, dict):
+            raise ValidationError("the body must be a JSON object")
+        unknown = sorted(set(body) - {"params"})
+        if unknown:
+            raise ValidationError(f"unknown field {unknown[0][:40]!r}", unknown[0][:40])
+        params = body.get("params")
+    result = dispatch.dispatch(task_id, "manual", params)
     audit.log_run(_actor(), "run", task_id, result["run_id"])
     return jsonify(result), 202
 

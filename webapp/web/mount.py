@@ -73,6 +73,7 @@ def _blueprint(state: Mounted) -> Blueprint:
         auth_pages,
         pages,
         probes,
+        secrets_api,  # noqa: F401  (its import adds the secrets routes to api.bp)
     )
 
     bp = Blueprint(BLUEPRINT, __name__, static_folder=str(ROOT / "static"),
