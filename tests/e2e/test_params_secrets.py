@@ -35,7 +35,8 @@ def ps(request, tmp_path_factory, redis_server, database_url):
     redis_server.client().flushdb()
     stack = Stack(redis_server, workdir, async_mode="eventlet", database_url=database_url,
                   extra_env={"TASKPULSE_PYTHON_MODULES": f"worker.examples,{JOBS}",
-                             "TASKPULSE_SECRETS_KEY_FILE": str(key_file)})
+                             # The ring from the file only (empty: unset), as `make run` has it.
+                             "TASKPULSE_SECRETS_KEY": "", "TASKPULSE_SECRETS_KEY_FILE": str(key_file)})
     try:
         stack.start()
     except Exception:
@@ -195,7 +196,7 @@ def test_a_postgresql_dump_holds_no_secret_value(tmp_path, redis_server, postgre
     key_file = tmp_path / "secrets_key"
     key_file.write_text(Fernet.generate_key().decode())
     stack = Stack(redis_server, tmp_path, database_url=postgres_url,
-                  extra_env={"TASKPULSE_SECRETS_KEY_FILE": str(key_file)})
+                  extra_env={"TASKPULSE_SECRETS_KEY": "", "TASKPULSE_SECRETS_KEY_FILE": str(key_file)})
     stack.flask("db", "upgrade")
     done = subprocess.run([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "secrets", "set", "PG_PW"],
                           input="pg-plaintext-never-dumped\n", env=stack.env, cwd=ROOT,

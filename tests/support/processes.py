@@ -271,6 +271,8 @@ class Stack:
             DATABASE_URL=database_url or f"sqlite:///{workdir / 'taskpulse.db'}",
             ASYNC_MODE=async_mode,
             SECRET_KEY="test-secret-of-the-e2e-stacks-0123456789",
+            # The secrets' Fernet key ring (a fixed test key; `make run` makes one in instance/).
+            TASKPULSE_SECRETS_KEY="eHtCVqrkhFISayv9ETbE8DPjQIlndkuT_xCXunMzzzw=",
             ADMIN_PASSWORD=ADMIN[1],
             # Many tests sign in from 127.0.0.1; the limit itself is tested on its own.
             TASKPULSE_LOGIN_RATE_LIMIT="1000 per minute",

@@ -25,6 +25,7 @@ from webapp.core.models import Task, TaskRun
 from webapp.core.queries import runs_of_task
 from webapp.live import events, panels, snapshot, stats
 from webapp.scheduling import pause
+from webapp.secrets import vault
 
 bp = Blueprint("pages", __name__)
 
@@ -148,6 +149,16 @@ def audit_log():
         head=entries[0]["id"] if entries else 0,
         socketio_module_url=_socketio_module_url(),
     )
+
+
+@bp.get("/secrets")
+@page_login_required("admin")
+def secrets_page():
+    """The secrets (admins): names and when who changed them, a form to set one, and
+    delete buttons; never a value."""
+    return render_template("taskpulse/secrets.html",
+                           secrets=[row.to_dict() for row in vault.list_secrets()],
+                           api_base=_api_base())
 
 
 @bp.get("/vendor/<package>/<path:filename>")

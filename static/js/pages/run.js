@@ -18,6 +18,7 @@ import {
   stopRun,
   stopTitle,
 } from '../ui/runs.js';
+import { wireRunAgain } from '../ui/run_again.js';
 import { showToast } from '../ui/toast.js';
 import { triggerPhrase } from '../ui/vocabulary.js';
 
@@ -315,3 +316,5 @@ renderRun();
 renderCount();
 renderFollow();
 start();
+
+wireRunAgain(document.getElementById('run-again'));

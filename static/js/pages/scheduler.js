@@ -27,6 +27,7 @@ import {
   upsertTask,
 } from '../ui/table/rows.js';
 import { getTask, markChanged } from '../ui/table/task_store.js';
+import { openRunWith } from '../ui/run_with.js';
 import { createTaskDialog } from '../ui/task_dialog.js';
 import { showToast } from '../ui/toast.js';
 
@@ -144,6 +145,7 @@ async function startLive() {
 async function runNow(button) {
   const taskId = button.dataset.taskId;
   const name = taskName(taskId);
+  if (await runWithParams(taskId, name)) return;
   const tr = button.closest('tr');
   if (tr) setRequesting(tr, true);
   try {
@@ -155,6 +157,18 @@ async function runNow(button) {
     const row = findRow(taskId);
     if (row) setRequesting(row, false);
   }
+}
+
+/** A task with parameters opens the "Run with..." form instead; true when it did. */
+async function runWithParams(taskId, name) {
+  let task = getTask(taskId);
+  if (!task) {
+    const result = await apiRequest('GET', `/tasks/${encodeURIComponent(taskId)}`);
+    task = result.ok ? result.data : null;
+  }
+  if (!task?.params?.length) return false;
+  openRunWith(task, { onFailed: (error) => showToast('failed', `${name}: ${error.message}`) });
+  return true;
 }
 
 async function stop(button) {

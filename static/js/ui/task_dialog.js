@@ -3,6 +3,7 @@
 
 import { apiRequest } from '../api.js';
 import { createSchedulePreview } from './schedule_preview.js';
+import { fillParamsEnv, paramsEnvMessage, paramsEnvSlot, readParamsEnv } from './task_dialog_params.js';
 import { TASK_DEFAULTS } from './vocabulary.js';
 
 // API error fields -> the form's error slot (data-error-for); "config" depends on the kind.
@@ -103,7 +104,7 @@ export function createTaskDialog({ getTask, onSaved }) {
 
   function slotFor(field) {
     if (field === 'config') return fields.kind.value === 'python' ? 'config.callable' : 'config.command';
-    return ERROR_SLOTS[field] || null;
+    return ERROR_SLOTS[field] || paramsEnvSlot(field);
   }
 
   function clearErrors() {
@@ -193,6 +194,8 @@ export function createTaskDialog({ getTask, onSaved }) {
       }
       retries = { max: toInt(maxText), backoff };
     }
+    const paramsEnv = readParamsEnv(fields);
+    if (paramsEnv.error) return paramsEnv;
 
     return {
       body: {
@@ -207,6 +210,7 @@ export function createTaskDialog({ getTask, onSaved }) {
         overlap: fields.overlap.value,
         misfire: fields.misfire.value,
         retries,
+        ...paramsEnv.body,
       },
     };
   }
@@ -233,6 +237,7 @@ export function createTaskDialog({ getTask, onSaved }) {
     fields.misfire.value = task.misfire || TASK_DEFAULTS.misfire;
     fields.retries_max.value = task.retries ? String(task.retries.max ?? '') : '';
     fields.retries_backoff.value = task.retries ? (task.retries.backoff || []).join(', ') : '';
+    fillParamsEnv(fields, task);
   }
 
   function open(task, id) {
@@ -281,7 +286,7 @@ export function createTaskDialog({ getTask, onSaved }) {
       } else if (!creating && result.status === 404) {
         showError(null, 'This task no longer exists: it was deleted.');
       } else {
-        showError(result.error.field, result.error.message);
+        showError(result.error.field, paramsEnvMessage(result.error.field, result.error.message));
       }
     } finally {
       saving = false;
