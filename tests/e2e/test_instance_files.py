@@ -42,6 +42,22 @@ def test_make_run_takes_its_secret_key_from_there():
     assert "> instance/secret_key" not in script
 
 
+def test_make_run_makes_a_private_secrets_key_file_and_uses_it(tmp_path):
+    from cryptography.fernet import Fernet
+
+    instance = tmp_path / "instance"
+    command = [str(VENV_BIN / "python"), "-m", "webapp.core.instance_files", "secrets-key-file", str(instance)]
+    path = Path(run(command, dict(os.environ)).stdout.strip())
+    assert path == (instance / "secrets_key").resolve()
+    assert mode(instance) == 0o700 and mode(path) == 0o600
+    key = path.read_text().strip()
+    Fernet(key.encode())  # a real Fernet key
+    assert run(command, dict(os.environ)).stdout.strip() == str(path) and path.read_text().strip() == key
+    script = (ROOT / "scripts" / "run-local.sh").read_text()
+    assert "python -m webapp.core.instance_files secrets-key-file instance" in script
+    assert "export TASKPULSE_SECRETS_KEY_FILE" in script
+
+
 def test_a_world_readable_key_left_by_an_older_release_is_tightened(tmp_path):
     instance = tmp_path / "instance"
     instance.mkdir(mode=0o755)

@@ -96,7 +96,8 @@ def secrets_key_file(instance: Path = DEFAULT_INSTANCE) -> Path:
     if _create_private(path) or not path.read_text().strip():
         path.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode() + "\n")
     _tighten(path, FILE_MODE)
-    return path
+    # Absolute: every process started from it (web, workers, scheduler) reads this path.
+    return path.resolve()
 
 
 def main(argv: list[str]) -> int:
