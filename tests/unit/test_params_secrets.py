@@ -251,3 +251,27 @@ def test_masking_hides_every_value_longest_first_and_each_line_of_a_multiline_on
     assert mask("line-two") == "***"
     assert mask("ab is too short to mask") == "ab is too short to mask"
     assert mask(None) is None and not Masker([])
+
+
+def test_a_real_shell_command_s_output_and_error_are_masked_before_anything_keeps_them():
+    from worker.kinds import JobFailed, run_shell
+
+    mask = Masker(["abcd-secret-1234"])
+    lines: list[str] = []
+
+    class Stream:
+        line_count = 0
+
+        def line(self, name, text):
+            lines.append(text)
+            return 0
+
+        def progress(self, percent, message=None):
+            lines.append(f"progress {percent} {message}")
+
+    out = run_shell({"command": "echo pw=abcd-secret-1234; echo '::progress 5 with abcd-secret-1234'"},
+                    10, 1, 1000, stream=Stream(), mask=mask)
+    assert out.output == "pw=***\n" and lines == ["pw=***", "progress 5 with ***"]
+    with pytest.raises(JobFailed) as failed:
+        run_shell({"command": "echo 'login abcd-secret-1234 refused' >&2; exit 2"}, 10, 1, 1000, mask=mask)
+    assert str(failed.value) == "exit code 2: login *** refused" and "abcd" not in failed.value.output
