@@ -29,6 +29,11 @@ function showRow(secret) {
   const old = [...body.rows].find((row) => row.dataset.name === secret.name);
   if (old) old.replaceWith(tr);
   else body.append(tr);
+  showEmpty();
+}
+
+function showEmpty() {
+  document.querySelector('[data-testid="no-secrets"]').hidden = body.rows.length > 0;
 }
 
 function clearErrors() {
@@ -60,6 +65,9 @@ body.addEventListener('click', async (event) => {
   const { name } = button.dataset;
   if (!window.confirm(`Delete secret ${name}? Tasks that refer to it will fail their runs.`)) return;
   const result = await apiRequest('DELETE', `/secrets/${encodeURIComponent(name)}`);
-  if (result.ok || result.status === 404) button.closest('tr').remove();
+  if (result.ok || result.status === 404) {
+    button.closest('tr').remove();
+    showEmpty();
+  }
   else showToast('failed', `${name}: ${result.error.message}`);
 });

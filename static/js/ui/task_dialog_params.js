@@ -36,8 +36,10 @@ export function readParamsEnv(fields) {
 /** Fill the part from a task (empty for none). */
 export function fillParamsEnv(fields, task) {
   if (!fields.params_json) return;
-  const params = task.params || [];
-  fields.params_json.value = params.length ? JSON.stringify(params, null, 2) : '';
+  // What the task says, without the keys left at null/false, one parameter a line.
+  const params = (task.params || []).map((p) => Object.fromEntries(
+    Object.entries(p).filter(([key, value]) => key === 'name' || key === 'type' || (value !== null && value !== false))));
+  fields.params_json.value = params.length ? `[\n${params.map((p) => `  ${JSON.stringify(p)}`).join(',\n')}\n]` : '';
   const env = task.env || {};
   fields.env_json.value = Object.keys(env).length ? JSON.stringify(env, null, 2) : '';
 }
