@@ -205,3 +205,22 @@ def test_a_postgresql_dump_holds_no_secret_value(tmp_path, redis_server, postgre
     stack.flask("tasks", "create", "pg-task", "--command", "true")
     assert b"PG_PW" in everything_stored(stack)
     assert b"pg-plaintext-never-dumped" not in everything_stored(stack)
+
+
+def test_the_cli_runs_with_params_and_sets_secrets_from_stdin(ps, unique_name):
+    task = ps.create_task(unique_name, 'echo "target=$PARAM_TARGET ports=$PARAM_PORTS pw=$PW"',
+                          params=[{"name": "target", "type": "string", "required": True},
+                                  {"name": "ports", "type": "integer", "default": 1}])
+    done = subprocess.run([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "secrets", "set", "cli.pw"],
+                          input="cli-secret-from-stdin\n", env=ps.env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and "cli-secret-from-stdin" not in done.stdout + done.stderr
+    listing = ps.flask("secrets", "list").stdout
+    assert "cli.pw" in listing and "cli-secret-from-stdin" not in listing
+    assert ps.api("PATCH", f"/tasks/{task['id']}", json={"env": {"PW": {"secret": "cli.pw"}}}).status_code == 200
+    bad = ps.flask("tasks", "run", unique_name, "--param", "ports=many", "--param", "target=h", check=False)
+    assert bad.returncode == 1 and "params.ports" in bad.stderr
+    ran = ps.flask("tasks", "run", unique_name, "--param", "target=host1", "--param", "ports=22")
+    run_id = int(ran.stdout.split()[2])
+    body = finished(ps, run_id)
+    assert body["status"] == "success" and body["output"] == "target=host1 ports=22 pw=***\n"

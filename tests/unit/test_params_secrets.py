@@ -275,3 +275,11 @@ def test_a_real_shell_command_s_output_and_error_are_masked_before_anything_keep
     with pytest.raises(JobFailed) as failed:
         run_shell({"command": "echo 'login abcd-secret-1234 refused' >&2; exit 2"}, 10, 1, 1000, mask=mask)
     assert str(failed.value) == "exit code 2: login *** refused" and "abcd" not in failed.value.output
+
+
+def test_run_now_without_a_body_or_with_an_empty_one_takes_the_defaults(app, client, clean_redis):
+    task = client.post("/api/tasks", json={"name": "d", "kind": "shell", "config": {"command": "true"},
+                                           "params": [{"name": "n", "type": "integer", "default": 3}]}).get_json()
+    first = client.post(f"/api/tasks/{task['id']}/run", headers={"Content-Type": "application/json"})
+    assert first.status_code == 202, first.get_data(as_text=True)
+    assert client.get(f"/api/runs/{first.get_json()['run_id']}").get_json()["params"] == {"n": 3}

@@ -125,7 +125,7 @@ def run_task(task_id: int):
     failed, seen live as a task_update). The body is optional: ``{"params": {...}}``
     gives the run's parameter values (400 naming ``params.<name>``, nothing queued)."""
     params = None
-    if request.content_length or request.is_json:
+    if request.get_data(cache=True).strip():  # no body (or an empty one): the defaults
         body = _json_body()
         if not isinstance(body, dict):
             raise ValidationError("the body must be a JSON object")
