@@ -4,6 +4,7 @@
 // the secret ones left to type again.
 
 import { apiRequest } from '../api.js';
+import { runAgainPlan } from './param_values.js';
 import { openRunWith } from './run_with.js';
 import { runUrl } from './runs.js';
 import { showToast } from './toast.js';
@@ -17,13 +18,7 @@ export function wireRunAgain(button) {
   const task = JSON.parse(button.dataset.task || '{}');
   const shown = JSON.parse(button.dataset.params || 'null') || {};
   delete button.dataset.task;
-  const definitions = task.params || [];
-  // Only the task's parameters as they are now: one removed since is not sent.
-  const values = {};
-  for (const param of definitions) {
-    if (param.name in shown && !param.secret) values[param.name] = shown[param.name];
-  }
-  const needsForm = definitions.some((p) => p.secret && (p.name in shown || p.required));
+  const { values, needsForm } = runAgainPlan(task.params, shown);
   const queued = (result) => window.location.assign(runUrl(result.run_id));
 
   button.addEventListener('click', async () => {

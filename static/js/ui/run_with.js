@@ -4,6 +4,7 @@
 // it names. The dialog is built here, so every page that runs tasks can open it.
 
 import { apiRequest } from '../api.js';
+import { paramValue } from './param_values.js';
 
 let dialog = null;
 
@@ -69,16 +70,6 @@ function field(param, value) {
   return el('div', { class: 'field' }, label, input, error);
 }
 
-/** The field's value as JSON for the API; "" (left empty) is null: the default applies. */
-function valueOf(param, input) {
-  if (param.type === 'boolean') return input.checked;
-  const text = input.value;
-  if (text.trim() === '') return null;
-  if (param.type === 'integer') return /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : text;
-  if (param.type === 'number') return Number.isFinite(Number(text)) ? Number(text) : text;
-  return text;
-}
-
 /**
  * Open the dialog for ``task`` (with ``params``); ``values`` fill it instead of the
  * defaults (Run again). ``onQueued(result)`` gets the 202's body.
@@ -117,7 +108,7 @@ export function openRunWith(task, { values = {}, onQueued = () => {}, onFailed =
     clear();
     const params = {};
     for (const param of task.params) {
-      const value = valueOf(param, box.querySelector(`[data-param="${CSS.escape(param.name)}"]`));
+      const value = paramValue(param, box.querySelector(`[data-param="${CSS.escape(param.name)}"]`));
       if (value !== null) params[param.name] = value;
     }
     runButton.disabled = true;
