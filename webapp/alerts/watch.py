@@ -62,14 +62,17 @@ def _last_start(task_id: int) -> datetime | None:
     return as_utc(value) if value is not None else None
 
 
-def late(task: Task, now: datetime, paused: bool) -> Late | None:
+def late(task: Task, now: datetime, paused: bool, upcoming: list[datetime] | None = None) -> Late | None:
     """Whether ``task`` is late now (never while the scheduler is paused on purpose, for a
-    disabled task, or one without a schedule)."""
+    disabled task, or one without a schedule). The instant it would become late, if
+    later, is added to ``upcoming``."""
     if paused or not task.enabled or not task.schedule:
         return None
     grace = timedelta(seconds=int(task.notify.get("late_after", 60) or 0))
     due = as_utc(task.next_run_at) if task.next_run_at is not None else None
     if due is not None and due + grace > now:
+        if upcoming is not None:
+            upcoming.append(due + grace)
         due = None  # not due yet, or still in its grace time
     waiting = db.session.execute(
         select(func.min(TaskRun.queued_at)).where(
@@ -77,6 +80,8 @@ def late(task: Task, now: datetime, paused: bool) -> Late | None:
             TaskRun.held.is_(False), TaskRun.started_at.is_(None))).scalar()
     if waiting is not None and as_utc(waiting) + grace <= now:
         due = min(due, as_utc(waiting)) if due is not None else as_utc(waiting)
+    elif waiting is not None and upcoming is not None:
+        upcoming.append(as_utc(waiting) + grace)
     if due is None:
         return None
     return Late(task=task, due=due, since_start=_last_start(task.id))
@@ -102,8 +107,9 @@ def overrun_limit(task: Task) -> float | None:
     return OVERRUN_FACTOR * p95([d / 1000 for d in durations])
 
 
-def overruns(task: Task, now: datetime) -> list[Overrun]:
-    """The task's running runs past its limit."""
+def overruns(task: Task, now: datetime, upcoming: list[datetime] | None = None) -> list[Overrun]:
+    """The task's running runs past its limit (the instants the others reach it are
+    added to ``upcoming``)."""
     running = list(db.session.execute(
         select(TaskRun).where(TaskRun.task_id == task.id, TaskRun.status == "running",
                               TaskRun.started_at.is_not(None))).scalars())
@@ -112,8 +118,14 @@ def overruns(task: Task, now: datetime) -> list[Overrun]:
     limit = overrun_limit(task)
     if limit is None:
         return []
-    return [Overrun(task=task, run=run, limit=limit) for run in running
-            if (now - as_utc(run.started_at)).total_seconds() > limit]
+    over = []
+    for run in running:
+        reaches = as_utc(run.started_at) + timedelta(seconds=limit)
+        if reaches < now:
+            over.append(Overrun(task=task, run=run, limit=limit))
+        elif upcoming is not None:
+            upcoming.append(reaches)
+    return over
 
 
 def failing(task: Task) -> bool:
@@ -124,20 +136,22 @@ def failing(task: Task) -> bool:
     return failure_streak(task.id, None, after) >= after
 
 
-def badges(now: datetime, paused: bool) -> tuple[dict[int, str], list[Late], list[Overrun]]:
+def badges(now: datetime, paused: bool, upcoming: list[datetime] | None = None,
+           ) -> tuple[dict[int, str], list[Late], list[Overrun]]:
     """Each watched task's badge (only for the alerts its ``notify`` asks for), and the
-    late tasks and overrunning runs behind them."""
+    late tasks and overrunning runs behind them; ``upcoming`` collects the instants at
+    which a task would become late or a run overrun (so the watchdog wakes then)."""
     marks: dict[int, str] = {}
     lates: list[Late] = []
     overrunning: list[Overrun] = []
     for task in watched_tasks():
         if _wants(task, "overrun"):
-            found = overruns(task, now)
+            found = overruns(task, now, upcoming)
             overrunning += found
             if found:
                 marks[task.id] = BADGE_OVERRUNNING
         if _wants(task, "late"):
-            is_late = late(task, now, paused)
+            is_late = late(task, now, paused, upcoming)
             if is_late is not None:
                 lates.append(is_late)
                 marks.setdefault(task.id, BADGE_LATE)

@@ -28,6 +28,8 @@ from webapp.scheduling import pause
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "taskpulse_watchdog"
+DEADLINE_SLACK = 0.05  # seconds after a deadline to look, so it has passed
+MIN_PAUSE = 0.2  # never look more often than this
 
 
 def ensure_started(app: Flask) -> bool:
@@ -47,23 +49,35 @@ def _watch_forever(app_ref: "weakref.ref[Flask]") -> None:
         if app is None:
             return
         seconds = float(app.config["ALERT_WATCH_SECONDS"])
+        state = app.extensions[EXTENSION_KEY]
         try:
             with app.app_context():
                 try:
-                    tick(app.extensions[EXTENSION_KEY])
+                    tick(state)
                 finally:
                     db.session.remove()
         except Exception:  # the database or Redis may be away; look again next time
             log.exception("alert watchdog: check failed")
         del app
-        socketio.sleep(seconds)
+        socketio.sleep(_pause(seconds, state.get("next_deadline")))
+
+
+def _pause(seconds: float, deadline: datetime | None) -> float:
+    """Until the next look: the interval, or less when a task becomes late or a run
+    overruns sooner (so an alert is not up to an interval behind its deadline)."""
+    if deadline is None:
+        return seconds
+    until = (deadline - utcnow()).total_seconds() + DEADLINE_SLACK
+    return max(MIN_PAUSE, min(seconds, until))
 
 
 def tick(state: dict[str, Any]) -> dict[int, str]:
     """One look: write the alerts due, send the badges if they changed, re-queue
-    stranded deliveries. Returns the badges."""
+    stranded deliveries. Returns the badges (``state`` keeps them and the next deadline)."""
     now = utcnow()
-    marks, lates, overrunning = watch.badges(now, pause.scheduler_paused())
+    upcoming: list[datetime] = []
+    marks, lates, overrunning = watch.badges(now, pause.scheduler_paused(), upcoming)
+    state["next_deadline"] = min(upcoming) if upcoming else None
     alerts = [_late_alert(item, now) for item in lates] + [_overrun_alert(item, now) for item in overrunning]
     channels = {alert.key: list(item.task.notify["channels"]) for alert, item in zip(alerts, lates + overrunning)}
     db.session.rollback()  # what was read is copied out; end the read before writing
