@@ -19,6 +19,15 @@ from webapp.metrics.queries import Histogram
 INF_LABEL = "+Inf"
 
 
+def number(value: float) -> str:
+    """A sample value as Go (and ``generate_latest``) prints it. Most are counts: for a
+    whole number under a million that is ``"12.0"``, made here without the float round
+    trip (floatToGoString switches to exponents from a million on)."""
+    if type(value) is int and 0 <= value < 1_000_000:
+        return f"{value}.0"
+    return floatToGoString(value)
+
+
 def escape(value: str) -> str:
     """A label value as the text format quotes it."""
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
@@ -43,7 +52,7 @@ def simple(name: str, mtype: str, doc: str, labelnames: Sequence[str],
     sample = f"{name}_total" if mtype == "counter" else name
     out = [_header(sample, mtype, doc)]
     for values, value in rows:
-        out.append(f"{sample}{{{_labelstr(_labels(labelnames, values))}}} {floatToGoString(value)}\n")
+        out.append(f"{sample}{{{_labelstr(_labels(labelnames, values))}}} {number(value)}\n")
     return "".join(out)
 
 
@@ -60,9 +69,9 @@ def histogram(name: str, doc: str, labelnames: Sequence[str], bounds: tuple[floa
         head = f"{name}_bucket{{{before + ',' if before else ''}le=\""
         tail = f"\"{',' + after if after else ''}}} "
         for le, n in zip(les, [*h.buckets, h.count]):
-            out.append(f"{head}{le}{tail}{floatToGoString(n)}\n")
+            out.append(f"{head}{le}{tail}{number(n)}\n")
         plain = _labelstr(pairs)
         braces = f"{{{plain}}}" if plain else ""
-        out.append(f"{name}_count{braces} {floatToGoString(h.count)}\n")
-        out.append(f"{name}_sum{braces} {floatToGoString(h.total)}\n")
+        out.append(f"{name}_count{braces} {number(h.count)}\n")
+        out.append(f"{name}_sum{braces} {number(h.total)}\n")
     return "".join(out)
