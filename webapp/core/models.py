@@ -113,8 +113,9 @@ class TaskRun(db.Model):
     # reused on SQLite.
     __table_args__ = (
         UniqueConstraint("task_id", "scheduled_for", name="uq_task_runs_fire"),
-        # /metrics (migration 0004): the run counts per task, status and trigger, and a
-        # task's last success or failure, read from an index instead of the table.
+        # Migration 0004, for /metrics before it read the rollup (0006): the run counts
+        # per task, status and trigger and a task's last success or failure, from an
+        # index. Kept for now (dropping them is a revision of its own).
         Index("ix_taskpulse_task_runs_task_status_trigger", "task_id", "status", "trigger"),
         Index("ix_taskpulse_task_runs_status_task_finished", "status", "task_id", "finished_at"),
         {"sqlite_autoincrement": True},
