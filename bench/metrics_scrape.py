@@ -57,7 +57,7 @@ def main() -> None:
                                                              "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--tasks", type=int, default=500)
     parser.add_argument("--runs", type=int, default=1_000_000)
-    parser.add_argument("--scrapes", type=int, default=30)
+    parser.add_argument("--scrapes", type=int, default=100)
     args = parser.parse_args()
     url = fresh_database(args.postgres, "taskpulse_bench_metrics")
     os.environ.setdefault("SECRET_KEY", "bench-metrics-secret-0123456789abcdef")
