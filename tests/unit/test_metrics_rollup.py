@@ -172,7 +172,8 @@ def test_events_published_are_counted_per_process(app, make_task):
     with app.app_context():
         run_id = queued(make_task())
         update_task_status(run_id, "running")  # publishes one task_update
-    assert scrape(app)[("taskpulse_events_published_total", label)] == first + 1
+    # At least that one (other threads of this test process may publish too).
+    assert scrape(app)[("taskpulse_events_published_total", label)] >= first + 1
     assert events.published_count() >= first + 1
 
 

@@ -11,7 +11,13 @@ way a run reaches a status through the ORM (``state.update_task_status``,
 to. Retention deletes runs with a bulk ``DELETE`` and so never subtracts.
 
 Writes are upserts (``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n``), which
-SQLite (3.24+) and PostgreSQL both run atomically.
+SQLite (3.24+) and PostgreSQL both run atomically; two processes ending runs of one task
+wait for each other's row lock, never lose an addition. Lock order: a transaction takes
+its run's row, then these rollup rows (sorted, at the flush), then the event log's
+advisory lock (``live.events.record``); every transaction touches one run today, so no
+two wait on each other in opposite orders. (One that changed several runs while holding
+the advisory lock could deadlock with a worker; PostgreSQL would then abort one of them,
+and ``update_task_status`` retries.)
 """
 from __future__ import annotations
 
