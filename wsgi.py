@@ -45,6 +45,11 @@ except InsecureSecretKey as exc:
 
 if not UNDER_FLASK_CLI:  # a server (python wsgi.py, gunicorn): it never creates the admin
     drop_setup_secrets(app.config)
+    # Late and overrun alerts are noticed here, by the web process, even before anyone
+    # opens a page (webapp.alerts.watchdog).
+    from webapp.alerts import watchdog  # noqa: E402
+
+    watchdog.ensure_started(app)
 
 if __name__ == "__main__":
     host = os.environ.get("HOST", "127.0.0.1")

@@ -30,19 +30,24 @@ def deliver(notification_id: int) -> str:
             return "skipped"
         row, url = claimed
         error = channels.send(url, row.title, row.body)
-        job = get_current_job()
-        retries_left = int(getattr(job, "retries_left", 0) or 0) if job is not None else 0
-        if error is None:
-            outbox.finish(row, None, final=True)
-            log.info("notification %s: sent to channel %s", notification_id, row.channel)
-            return "sent"
-        retry_in = _next_delay(job) if retries_left else None
-        outbox.finish(row, error, final=not retries_left, retry_in=retry_in)
-        log.warning("notification %s: channel %s refused (%s)%s", notification_id, row.channel,
-                    error, "; retrying" if retries_left else "; giving up")
-        if retries_left:
-            raise DeliveryRefused(error)
-        return "failed"
+        return _record(row, error, f"notification {notification_id}")
+
+
+def _record(row, error: str | None, about: str) -> str:
+    """Record one attempt on ``row``; raise while RQ has retries left so it tries again."""
+    job = get_current_job()
+    retries_left = int(getattr(job, "retries_left", 0) or 0) if job is not None else 0
+    if error is None:
+        outbox.finish(row, None, final=True)
+        log.info("%s: sent to channel %s", about, row.channel)
+        return "sent"
+    retry_in = _next_delay(job) if retries_left else None
+    outbox.finish(row, error, final=not retries_left, retry_in=retry_in)
+    log.warning("%s: channel %s refused (%s)%s", about, row.channel,
+                error, "; retrying" if retries_left else "; giving up")
+    if retries_left:
+        raise DeliveryRefused(error)
+    return "failed"
 
 
 def _next_delay(job) -> float | None:
@@ -56,14 +61,13 @@ def _next_delay(job) -> float | None:
 
 def send_summary(channel_id: int, window_id: int) -> str:
     """At the end of a channel's window: fold what was held over its cap into one
-    summary row and send it (``window_id`` only names the job)."""
+    summary row and send it, retried like a delivery (a retry sends the summary
+    already folded; ``window_id`` only names the job)."""
     with app_context():
         db.engine.dispose(close=False)
-        summary = outbox.fold_summary(channel_id)
+        summary = outbox.pending_summary(channel_id) or outbox.fold_summary(channel_id)
         if summary is None:
             return "nothing held"
         channel = db.session.get(Channel, channel_id)
-        url, title, body = channel.url, summary.title, summary.body
-        error = channels.send(url, title, body)
-        outbox.finish(summary, error, final=True)
-        return "sent" if error is None else "failed"
+        error = channels.send(channel.url, summary.title, summary.body)
+        return _record(summary, error, f"summary {summary.id}")

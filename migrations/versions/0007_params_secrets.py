@@ -2,14 +2,14 @@
 secret ones only as a Fernet token), and the secrets table (values encrypted).
 
 Revision ID: 0007
-Revises: 0005 (re-chained onto 0006 when the metrics rollup lands)
+Revises: 0006
 Create Date: 2026-12-10
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -204,3 +204,17 @@ def test_the_per_channel_cap_folds_a_burst_into_one_summary(alerts_stack, receiv
     rows, summary = wait_until(settled, 10, what="the summary and the rows it folded recorded as sent")
     folded = [r for r in rows if r["folded_into"] == summary[0]["id"]]
     assert len(folded) == 3
+
+
+def test_an_alert_is_delivered_while_every_run_worker_is_busy_with_a_long_job(alerts_stack, receiver):
+    long_job = alerts_stack.create_task("long-backup", "sleep 15", timeout=60)
+    run_id = alerts_stack.api("POST", f"/tasks/{long_job['id']}/run").json()["run_id"]
+    wait_until(lambda: alerts_stack.api("GET", f"/runs/{run_id}").json()["status"] == "running", 20,
+               what="the long job to occupy the only run worker")
+    channel = add_channel(alerts_stack, "while-busy", f"json://127.0.0.1:{receiver.port}/busy")
+    sent_at = time.time()
+    assert alerts_stack.api("POST", f"/channels/{channel['id']}/test").status_code == 202
+    got = wait_until(lambda: receiver.on("/busy"), 10, what="the delivery while the run worker is busy")
+    assert alerts_stack.api("GET", f"/runs/{run_id}").json()["status"] == "running"
+    print(f"\nalert delivered {got[0][0] - sent_at:.3f} s after it was written, the run worker busy")
+    alerts_stack.api("POST", f"/runs/{run_id}/stop")

@@ -17,12 +17,14 @@ from tests.conftest import _fresh_postgres_database
 from tests.support.processes import ADMIN, ROOT, VENV_BIN
 
 OLD_TABLES = {"tasks", "task_runs", "events", "settings", "users", "api_tokens", "audit_log"}
-# Tables added by later revisions (0005: alert channels and the outbox; 0007: secrets).
-ADDED_TABLES = {"taskpulse_channels", "taskpulse_notifications", "taskpulse_secrets"}
+# Tables added by later revisions (0005: alert channels and the outbox; 0006: the run
+# rollup /metrics reads; 0007: secrets).
+ADDED_TABLES = {"taskpulse_channels", "taskpulse_notifications", "taskpulse_run_counts",
+                "taskpulse_run_histograms", "taskpulse_secrets"}
 NEW_TABLES = {"taskpulse_" + t for t in OLD_TABLES} | ADDED_TABLES
 OLD_TOKEN = "tok-from-the-first-release"
-# The newest revision in migrations/versions (0007: params and secrets, after 0005:
-# alerts; 0006, the metrics rollup, comes between them once both have landed).
+# The newest revision in migrations/versions (0007: params and secrets, after 0006: the
+# metrics rollup, after 0005: alerts).
 HEAD = "0007"
 
 
@@ -137,6 +139,15 @@ def test_upgrade_keeps_every_row_of_a_first_release_database(empty_database):
     assert f"revision {HEAD} (was 0001)" in result.stdout, result.stdout + result.stderr
     assert table_names(url) == NEW_TABLES | {"taskpulse_alembic_version"}
     assert row_counts(url, "taskpulse_") == before
+    # 0006 backfilled the rollup from the runs that were there: the old run is counted.
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        counted = conn.execute(sa.text("SELECT status, trigger, runs FROM taskpulse_run_counts")).all()
+        buckets = conn.execute(sa.text("SELECT metric, le, observations FROM taskpulse_run_histograms "
+                                       "ORDER BY metric")).all()
+    engine.dispose()
+    assert [tuple(r) for r in counted] == [("success", "manual", 1)]
+    assert [tuple(r) for r in buckets] == [("duration", "0.5", 1), ("queue_wait", "0.05", 1)]
 
     # The data is usable, not just present: the old user and token sign in, the task, its
     # run and output, the event log and the audit log read back through the app.

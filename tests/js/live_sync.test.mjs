@@ -155,6 +155,14 @@ describe('rooms', () => {
     assert.equal(kind.keyOf({ id: 8 }), 8);
     assert.deepEqual(kind.position(8), { since: 8 });
   });
+  it('room notifications: outbox rows by id', () => {
+    const kind = roomKind('notifications');
+    assert.equal(kind.event, 'notification');
+    assert.equal(kind.gapless, false);
+    assert.deepEqual(kind.itemsOf({ id: 3, status: 'sent' }), [{ id: 3, status: 'sent' }]);
+    assert.deepEqual(kind.itemsOf({ id: '3' }), []);
+    assert.deepEqual(kind.position(3), { since: 3 });
+  });
   it('refuses a room it does not know', () => {
     assert.throws(() => roomKind('admin'));
   });

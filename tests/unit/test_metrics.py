@@ -72,9 +72,9 @@ def test_metrics_count_runs_by_task_status_and_trigger(app, history, token):
         ("taskpulse_runs_total", (("status", "success"), ("task", "nightly"), ("trigger", "manual"))): 2,
         ("taskpulse_runs_total", (("status", "success"), ("task", "nightly"), ("trigger", "schedule"))): 1,
         ("taskpulse_runs_total", (("status", "failed"), ("task", "nightly"), ("trigger", "manual"))): 1,
-        ("taskpulse_runs_total", (("status", "running"), ("task", 'back"up\\'), ("trigger", "manual"))): 1,
-        ("taskpulse_runs_total", (("status", "queued"), ("task", 'back"up\\'), ("trigger", "manual"))): 1,
     }
+    # Runs under way are counted when they end (a counter never goes down, and a queued
+    # run's "queued" series would): until then they are in taskpulse_runs_active.
     assert got[("taskpulse_runs_active", (("status", "running"),))] == 1
     assert got[("taskpulse_runs_active", (("status", "queued"),))] == 1
 

@@ -35,7 +35,7 @@ def run_ended(run_id: int, status: str) -> None:
     alerts = []
     if status == "failed" and "failure" in wanted:
         after = int(notify.get("after_failures") or 1)
-        if _failure_streak(task.id, run.id, after + 1) == after:
+        if failure_streak(task.id, run.id, after + 1) == after:
             alerts.append(_message(task, run, "failure", f"failed ({after} in a row)" if after > 1 else "failed"))
     if status == "success":
         if "recovery" in wanted and _incident_alerted(task.id, run.id):
@@ -49,16 +49,17 @@ def run_ended(run_id: int, status: str) -> None:
         log.info("run %s: %s alert written to %d channel(s)", run_id, alert.kind, len(rows))
 
 
-def _recent_counted(task_id: int, run_id: int, limit: int) -> list[tuple[int, str]]:
-    """(id, status) of the task's counted runs up to ``run_id``, newest first."""
-    return list(db.session.execute(
-        select(TaskRun.id, TaskRun.status)
-        .where(TaskRun.task_id == task_id, TaskRun.id <= run_id, TaskRun.status.in_(COUNTED))
-        .order_by(TaskRun.id.desc()).limit(limit)).all())
+def _recent_counted(task_id: int, run_id: int | None, limit: int) -> list[tuple[int, str]]:
+    """(id, status) of the task's counted runs up to ``run_id`` (None: all), newest first."""
+    query = select(TaskRun.id, TaskRun.status).where(TaskRun.task_id == task_id, TaskRun.status.in_(COUNTED))
+    if run_id is not None:
+        query = query.where(TaskRun.id <= run_id)
+    return list(db.session.execute(query.order_by(TaskRun.id.desc()).limit(limit)).all())
 
 
-def _failure_streak(task_id: int, run_id: int, limit: int) -> int:
-    """How many failures in a row end at ``run_id`` (counted up to ``limit``)."""
+def failure_streak(task_id: int, run_id: int | None, limit: int) -> int:
+    """How many failures in a row end at ``run_id`` (None: the latest counted run),
+    counted up to ``limit``."""
     streak = 0
     for _, status in _recent_counted(task_id, run_id, limit):
         if status != "failed":
@@ -81,9 +82,14 @@ def _incident_alerted(task_id: int, run_id: int) -> bool:
         Notification.run_id.in_(failed)).limit(1)).first() is not None
 
 
+def page_link(path: str) -> str:
+    """A page's address (absolute with ``TASKPULSE_BASE_URL``)."""
+    return f"{current_app.config.get('BASE_URL', '')}{path}"
+
+
 def run_link(run_id: int) -> str:
-    """The run page's address (absolute with ``TASKPULSE_BASE_URL``)."""
-    return f"{current_app.config.get('BASE_URL', '')}/runs/{run_id}"
+    """The run page's address."""
+    return page_link(f"/runs/{run_id}")
 
 
 def _message(task: Task, run: TaskRun, kind: str, what: str) -> Alert:

@@ -132,6 +132,16 @@ def _folded(summary_id: int) -> list[Notification]:
         select(Notification).where(Notification.folded_into == summary_id)).scalars())
 
 
+def pending_summary(channel_id: int) -> Notification | None:
+    """The channel's summary row still waiting to be sent (a retry sends it again)."""
+    channel = db.session.get(Channel, channel_id)
+    if channel is None:
+        return None
+    return db.session.execute(select(Notification).where(
+        Notification.channel == channel.name, Notification.kind == "summary",
+        Notification.status == "pending").order_by(Notification.id).limit(1)).scalar()
+
+
 def fold_summary(channel_id: int) -> Notification | None:
     """Fold every held row of a channel into one new summary row (committed, published,
     not yet sent), or None when nothing is held."""
@@ -163,6 +173,36 @@ def fold_summary(channel_id: int) -> Notification | None:
     for row in held:
         publish(row)
     return summary
+
+
+# A pending row this old with no delivery job in Redis was never queued (Redis was
+# away when it was written): the watchdog queues it again.
+STRANDED_AFTER = 30
+
+
+def requeue_stranded(limit: int = 100) -> int:
+    """Queue again the deliveries of pending rows whose job RQ does not hold (and the
+    summaries of windows whose summary job is missing). Returns how many were queued."""
+    now = utcnow()
+    window = current_app.config["ALERT_WINDOW"]
+    rows = list(db.session.execute(
+        select(Notification.id, Notification.channel, Notification.held, Notification.created_at)
+        .where(Notification.status == "pending", Notification.folded_into.is_(None),
+               Notification.kind != "summary",
+               Notification.created_at < now - timedelta(seconds=STRANDED_AFTER))
+        .order_by(Notification.id).limit(limit)).all())
+    channel_ids = dict(db.session.execute(select(Channel.name, Channel.id)).all())
+    db.session.rollback()
+    queued = 0
+    for row_id, channel, held, created in rows:
+        if held:
+            # Held past its window's end with no summary sent: the summary job is gone.
+            if channel in channel_ids and as_utc(created) + timedelta(seconds=window + STRANDED_AFTER) < now:
+                queued += dispatch.enqueue_summary(channel_ids[channel], int(as_utc(created).timestamp()), 0)
+        elif not dispatch.job_exists(f"notify-{row_id}"):
+            log.warning("notification %s: its delivery was never queued; queueing it now", row_id)
+            queued += dispatch.enqueue_delivery(row_id)
+    return queued
 
 
 def since(after: int, limit: int = 200) -> list[dict[str, Any]]:

@@ -50,6 +50,9 @@ class Config:
         self.BASE_URL = env.get("TASKPULSE_BASE_URL", "").rstrip("/")
         self.ALERT_CAP = int(env.get("TASKPULSE_ALERT_CAP", "20"))
         self.ALERT_WINDOW = float(env.get("TASKPULSE_ALERT_WINDOW", "600"))
+        # How often each web process's watchdog looks for late and overrunning tasks
+        # (0: never, e.g. a web process that only serves the API).
+        self.ALERT_WATCH_SECONDS = float(env.get("TASKPULSE_ALERT_WATCH_SECONDS", "5"))
         self.ALERT_RETRY_DELAYS = [
             int(d) for d in env.get("TASKPULSE_ALERT_RETRY_DELAYS", "10,60,300").split(",") if d.strip()
         ]

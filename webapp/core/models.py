@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -120,8 +121,9 @@ class TaskRun(db.Model):
     # reused on SQLite.
     __table_args__ = (
         UniqueConstraint("task_id", "scheduled_for", name="uq_task_runs_fire"),
-        # /metrics (migration 0004): the run counts per task, status and trigger, and a
-        # task's last success or failure, read from an index instead of the table.
+        # Migration 0004, for /metrics before it read the rollup (0006): the run counts
+        # per task, status and trigger and a task's last success or failure, from an
+        # index. Kept for now (dropping them is a revision of its own).
         Index("ix_taskpulse_task_runs_task_status_trigger", "task_id", "status", "trigger"),
         Index("ix_taskpulse_task_runs_status_task_finished", "status", "task_id", "finished_at"),
         {"sqlite_autoincrement": True},
@@ -192,6 +194,36 @@ class TaskRun(db.Model):
             data["output"] = self.output
             data["output_lines"] = self.output_lines
         return data
+
+
+class RunCount(db.Model):
+    """How many runs of a task ended with a status and trigger, ever (webapp.runs.rollup
+    adds to it in the transaction that ends each run; retention never subtracts), and when
+    the newest of them finished (Unix seconds)."""
+
+    __tablename__ = "taskpulse_run_counts"
+
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("taskpulse_tasks.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(20), primary_key=True)
+    runs: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_finished: Mapped[float | None] = mapped_column(Float)
+
+
+class RunHistogram(db.Model):
+    """One histogram bucket of a task's ``metric`` (``duration``, ``queue_wait``,
+    ``schedule_lag``): the observations whose value fell in it (not cumulative: ``le``
+    is the bucket's upper bound, ``+Inf`` the last) and their sum (webapp.runs.rollup)."""
+
+    __tablename__ = "taskpulse_run_histograms"
+
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("taskpulse_tasks.id", ondelete="CASCADE"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(20), primary_key=True)
+    le: Mapped[str] = mapped_column(String(20), primary_key=True)
+    observations: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    total: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
 
 
 class Event(db.Model):

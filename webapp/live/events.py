@@ -30,6 +30,17 @@ from webapp.live.names import (
 
 log = logging.getLogger(__name__)
 
+# Events this process sent out, for /metrics (labelled with the process there: each
+# process counts its own, from 0 at its start, which Prometheus reads as a restart).
+_published = 0
+_published_lock = threading.Lock()
+
+
+def published_count() -> int:
+    """How many events :func:`emit` sent out from this process since it started."""
+    return _published
+
+
 def build_payload(seq: int, task: Task, run: TaskRun) -> dict[str, Any]:
     """The ``task_update`` payload for ``run`` as of now (docs/protocol.md)."""
     return {
@@ -119,6 +130,9 @@ def emit(event: str, payload: dict[str, Any], to: str | list[str], about: str = 
     except Exception:  # the emitter may raise on a dead Redis
         log.exception("%s: publish of %s failed", about or "live channel", event)
         return False
+    global _published
+    with _published_lock:  # emit runs on several threads (web requests, the fan-out)
+        _published += 1
     return True
 
 

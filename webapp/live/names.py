@@ -20,6 +20,7 @@ SEQ_HEAD = "seq_head"              # the latest seq, so a client notices a misse
 RUN_OUTPUT = "run_output"          # lines of a run's live log
 AUDIT_ENTRY = "audit_entry"        # a new audit log entry (admins)
 NOTIFICATION = "notification"      # an outbox row was created or changed (operators, admins)
+TASK_ALERTS = "task_alerts"        # every watched task's alert badge (failing, late, overrunning)
 
 # Rooms.
 ALL_TASKS_ROOM = "tasks"

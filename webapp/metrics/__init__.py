@@ -1,8 +1,9 @@
 """Metrics and health: what Prometheus and probes read.
 
-Owns the figures behind ``GET /metrics``, derived from the database at scrape time with
-aggregate queries (``queries``), their Prometheus families and the per-process cache
-(``exposition``), and the readiness checks of ``GET /readyz`` (``health``). The routes
+Owns the figures behind ``GET /metrics``, read at scrape time from the run rollup that
+``webapp.runs.rollup`` keeps and from other small tables (``queries``), their Prometheus
+families and the per-process cache (``exposition``, with ``text`` writing the per-task
+families), and the readiness checks of ``GET /readyz`` (``health``). The routes
 themselves live in ``webapp.web``.
 
 May import: ``webapp.core``, ``webapp.live``, ``webapp.access``, ``webapp.runs``,

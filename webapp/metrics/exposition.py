@@ -2,9 +2,11 @@
 health") with their help texts, built from the database's figures, Redis and this
 process's Socket.IO server, rendered once per ``METRICS_CACHE_SECONDS`` per process.
 
-Counters come from the database (the source of truth), so they are right across
-restarts and agree between several web processes. The one per-process figure, the
-Socket.IO clients connected to this process, carries a ``process`` label."""
+Counters come from the database (the source of truth: the run rollup, which the
+transaction that ends a run adds to, and the alerts outbox), so they are right across
+restarts, agree between several web processes and do not drop when retention deletes
+runs. The per-process figures (the Socket.IO clients connected to this process, the
+events it published) carry a ``process`` label."""
 from __future__ import annotations
 
 import logging
@@ -16,14 +18,15 @@ from collections.abc import Iterator
 
 from flask import current_app
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from redis.exceptions import RedisError
 
 from webapp.core.extensions import socketio
 from webapp.core.models import ACTIVE_STATUSES
 from webapp.core.redis import redis_connection
-from webapp.metrics import queries
-from webapp.metrics.queries import DURATION_BUCKETS, WAIT_BUCKETS, Figures, Histogram
+from webapp.live import events
+from webapp.metrics import queries, text
+from webapp.metrics.queries import DURATION_BUCKETS, WAIT_BUCKETS, Figures
 from webapp.runs import dispatch
 from webapp.scheduling import pause
 
@@ -39,51 +42,40 @@ def process_label() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _histogram(name: str, doc: str, labels: list[str], bounds: tuple[float, ...],
-               series: dict[tuple[str, ...], Histogram]) -> HistogramMetricFamily:
-    family = HistogramMetricFamily(name, doc, labels=labels)
-    for values, h in sorted(series.items()):
-        buckets = [(repr(float(b)), n) for b, n in zip(bounds, h.buckets)] + [("+Inf", h.count)]
-        family.add_metric(list(values), buckets, h.total)
-    return family
+# The database's families: (name, type, help, label names). Written by webapp.metrics.text.
+RUNS = ("taskpulse_runs", "counter", "Runs that ended, by task, final status and trigger (runs "
+        "under way are in taskpulse_runs_active).", ["task", "status", "trigger"])
+DURATION = ("taskpulse_run_duration_seconds", "How long ended runs ran, started to finished.", ["task"])
+QUEUE_WAIT = ("taskpulse_queue_wait_seconds", "How long runs waited from queued to started.", ["task"])
+SCHEDULE_LAG = ("taskpulse_schedule_lag_seconds", "How late scheduled runs started after their fire time.", [])
+LAST_SUCCESS = ("taskpulse_task_last_success_timestamp_seconds", "gauge",
+                "When the task's last successful run finished (Unix time).", ["task"])
+LAST_FAILURE = ("taskpulse_task_last_failure_timestamp_seconds", "gauge",
+                "When the task's last failed run finished (Unix time).", ["task"])
+INTERVAL = ("taskpulse_task_schedule_interval_seconds", "gauge",
+            "Seconds between the next two fires of an enabled scheduled task.", ["task"])
+ACTIVE = ("taskpulse_runs_active", "gauge", "Runs not yet ended, by status.", ["status"])
+NOTIFICATIONS = ("taskpulse_notifications", "counter", "Alert messages whose delivery ended, by "
+                 "channel and status (sent or failed; a summary counts once).", ["channel", "status"])
 
 
-def database_families(fig: Figures) -> list[Metric]:
-    """The families derived from the database."""
-    runs = CounterMetricFamily("taskpulse_runs", "Runs ever recorded (still in the database), "
-                               "by task, status and trigger.", labels=["task", "status", "trigger"])
-    for task, status, trigger, n in sorted(fig.runs):
-        runs.add_metric([task, status, trigger], n)
-    last_ok = GaugeMetricFamily("taskpulse_task_last_success_timestamp_seconds",
-                                "When the task's last successful run finished (Unix time).", labels=["task"])
-    for task, at in sorted(fig.last_success.items()):
-        last_ok.add_metric([task], at)
-    last_bad = GaugeMetricFamily("taskpulse_task_last_failure_timestamp_seconds",
-                                 "When the task's last failed run finished (Unix time).", labels=["task"])
-    for task, at in sorted(fig.last_failure.items()):
-        last_bad.add_metric([task], at)
-    interval = GaugeMetricFamily("taskpulse_task_schedule_interval_seconds", "Seconds between "
-                                 "the next two fires of an enabled scheduled task.", labels=["task"])
-    for task, seconds in sorted(fig.intervals.items()):
-        interval.add_metric([task], seconds)
-    active = GaugeMetricFamily("taskpulse_runs_active", "Runs not yet ended, by status.", labels=["status"])
-    for status in ACTIVE_STATUSES:
-        active.add_metric([status], fig.active.get(status, 0))
-    lag = {(): fig.schedule_lag} if fig.schedule_lag is not None else {}
-    return [
-        runs,
-        _histogram("taskpulse_run_duration_seconds", "How long ended runs ran, started to finished.",
-                   ["task"], DURATION_BUCKETS, {(t,): h for t, h in fig.durations.items()}),
-        _histogram("taskpulse_queue_wait_seconds", "How long runs waited from queued to started.",
-                   ["task"], WAIT_BUCKETS, {(t,): h for t, h in fig.queue_waits.items()}),
-        _histogram("taskpulse_schedule_lag_seconds", "How late scheduled runs started after their "
-                   "fire time.", [], WAIT_BUCKETS, lag),
-        last_ok, last_bad, interval, active,
-        # Filled by the alerts outbox (webapp/alerts) once it lands; declared so that
-        # dashboards and rules can name it today.
-        CounterMetricFamily("taskpulse_notifications", "Alert notifications sent, by channel and "
-                            "status.", labels=["channel", "status"]),
-    ]
+def database_text(fig: Figures) -> str:
+    """The families derived from the database, in the text format."""
+    def by_task(values: dict[str, float]) -> list[tuple[list[str], float]]:
+        return [([task], v) for task, v in sorted(values.items())]
+
+    lag = [([], fig.schedule_lag)] if fig.schedule_lag is not None else []
+    return "".join([
+        text.simple(*RUNS, [([t, s, trig], n) for t, s, trig, n in sorted(fig.runs)]),
+        text.histogram(*DURATION, DURATION_BUCKETS, [([t], h) for t, h in sorted(fig.durations.items())]),
+        text.histogram(*QUEUE_WAIT, WAIT_BUCKETS, [([t], h) for t, h in sorted(fig.queue_waits.items())]),
+        text.histogram(*SCHEDULE_LAG, WAIT_BUCKETS, lag),
+        text.simple(*LAST_SUCCESS, by_task(fig.last_success)),
+        text.simple(*LAST_FAILURE, by_task(fig.last_failure)),
+        text.simple(*INTERVAL, by_task(fig.intervals)),
+        text.simple(*ACTIVE, [([status], fig.active.get(status, 0)) for status in ACTIVE_STATUSES]),
+        text.simple(*NOTIFICATIONS, [([c, s], n) for c, s, n in sorted(fig.notifications)]),
+    ])
 
 
 def redis_families() -> list[Metric]:
@@ -114,7 +106,10 @@ def process_families() -> list[Metric]:
     server = getattr(socketio, "server", None)
     eio = getattr(server, "eio", None)
     clients.add_metric([process_label()], len(getattr(eio, "sockets", {}) or {}))
-    return [clients]
+    published = CounterMetricFamily("taskpulse_events_published", "Server events this process "
+                                    "sent out (since it started).", labels=["process"])
+    published.add_metric([process_label()], events.published_count())
+    return [clients, published]
 
 
 class _Snapshot:
@@ -129,13 +124,13 @@ class _Snapshot:
 
 def render() -> bytes:
     """The whole exposition, now (no cache)."""
-    families = database_families(queries.figures())
-    families.append(GaugeMetricFamily("taskpulse_scheduler_paused", "1 while the scheduler's "
-                                      "global pause is on, else 0.", value=int(pause.scheduler_paused())))
+    body = database_text(queries.figures())
+    families = [GaugeMetricFamily("taskpulse_scheduler_paused", "1 while the scheduler's "
+                                  "global pause is on, else 0.", value=int(pause.scheduler_paused()))]
     families += redis_families() + process_families()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(families))
-    return generate_latest(registry)
+    return body.encode("utf-8") + generate_latest(registry)
 
 
 def cached_render() -> bytes:

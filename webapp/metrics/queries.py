@@ -1,26 +1,29 @@
-"""The aggregate queries behind ``/metrics``: every figure is a GROUP BY in the
-database, never a loop over runs in Python, so a scrape costs the same with a thousand
-runs or a million (the indexes of migration 0004 serve them)."""
+"""The figures behind ``/metrics``, read from small tables: the run rollup
+(``webapp.runs.rollup``: one row per task, status and trigger, and one per histogram
+bucket, kept in step with the runs in the transactions that change them), the active
+runs (few, through the status index), the tasks and the alerts outbox. A scrape costs
+the same with a thousand runs or a million."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from itertools import accumulate
 
-from sqlalchemy import case, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import func, select
 
 from webapp.core.extensions import db
-from webapp.core.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskRun
-from webapp.core.timeutil import as_utc, utcnow
+from webapp.core.models import ACTIVE_STATUSES, Notification, RunCount, RunHistogram, Task, TaskRun
+from webapp.core.timeutil import utcnow
+from webapp.runs.rollup import DURATION_BUCKETS, INF, METRICS, WAIT_BUCKETS, le_label
 from webapp.scheduling.cron import next_fire
 
-# Bucket upper bounds in seconds. Runs last from a second to hours; a queue wait and a
-# schedule lag are normally well under a second, and minutes when something is wrong.
-DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
-WAIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+__all__ = ["DURATION_BUCKETS", "WAIT_BUCKETS", "Figures", "Histogram", "figures"]
+# Notifications whose delivery has ended (pending ones are not counted yet: a counter
+# never goes down, and a pending row becomes sent or failed).
+ENDED_NOTIFICATIONS = ("sent", "failed")
 
 
 @dataclass
@@ -44,35 +47,41 @@ class Figures:
     last_failure: dict[str, float] = field(default_factory=dict)
     active: dict[str, int] = field(default_factory=dict)
     intervals: dict[str, float] = field(default_factory=dict)
+    notifications: list[tuple[str, str, int]] = field(default_factory=list)  # channel, status, n
 
 
-def seconds_between(start: Any, end: Any) -> ColumnElement:
-    """``end - start`` in seconds, in the dialect of the bound database."""
-    if db.engine.dialect.name == "postgresql":
-        return func.extract("epoch", end - start)
-    # SQLite keeps datetimes as ISO text; julianday reads it as fractions of a day,
-    # rounded to the millisecond so that 10 s is 10 s and not 10.0000001 (a bucket bound).
-    return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
+def _position(le: str, bounds: tuple[float, ...]) -> int:
+    """The index among ``bounds`` (``len(bounds)``: +Inf) of a stored ``le``. One that is
+    no bound today (the bounds changed since it was stored) counts in the next bound up,
+    which still holds every value it held."""
+    value = math.inf if le == INF else float(le)
+    return next((i for i, bound in enumerate(bounds) if value <= bound), len(bounds))
 
 
-def _histogram_columns(value: ColumnElement, bounds: tuple[float, ...]) -> list[ColumnElement]:
-    """One SUM(CASE) per bucket, then the count and the sum of ``value``."""
-    columns = [func.sum(case((value <= bound, 1), else_=0)) for bound in bounds]
-    return columns + [func.count(value), func.coalesce(func.sum(value), 0.0)]
-
-
-def _histogram(row: Any, bounds: tuple[float, ...]) -> Histogram:
-    values = list(row[-len(bounds) - 2:])
-    return Histogram([int(v or 0) for v in values[:len(bounds)]], int(values[-2] or 0),
-                     float(values[-1] or 0.0))
-
-
-def _timestamp(value: datetime | str | None) -> float | None:
-    """A MAX() of a datetime column as Unix seconds (SQLite answers it as text)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    value = as_utc(value)
-    return value.timestamp() if value is not None else None
+def _histograms(rows: list, names: dict[int, str]) -> dict[tuple[str, str], Histogram]:
+    """Cumulative histograms by (task name, metric) from rollup bucket rows (some 20,000
+    rows at 500 tasks: one dict lookup each, then one running sum per histogram)."""
+    positions = {metric: {le_label(b): i for i, b in enumerate(bounds)} | {INF: len(bounds)}
+                 for metric, bounds in METRICS.items()}
+    per_bucket: dict[tuple[str, str], list[int]] = {}
+    totals: dict[tuple[str, str], float] = {}
+    for task_id, metric, le, n, total in rows:
+        name, where = names.get(task_id), positions.get(metric)
+        if name is None or where is None:
+            continue
+        key = (name, metric)
+        counts = per_bucket.get(key)
+        if counts is None:
+            counts = per_bucket[key] = [0] * (len(METRICS[metric]) + 1)
+            totals[key] = 0.0
+        i = where.get(le)
+        counts[i if i is not None else _position(le, METRICS[metric])] += n
+        totals[key] += total
+    out = {}
+    for key, counts in per_bucket.items():
+        cumulative = list(accumulate(counts))
+        out[key] = Histogram(cumulative[:-1], cumulative[-1], totals[key])
+    return out
 
 
 @lru_cache(maxsize=4096)
@@ -109,51 +118,42 @@ def task_names() -> dict[int, str]:
 
 
 def figures() -> Figures:
-    """Every database-derived figure of a scrape, in a handful of aggregate queries."""
+    """Every database-derived figure of a scrape, in a handful of small queries."""
     names = task_names()
     out = Figures()
-    rows = db.session.execute(
-        select(TaskRun.task_id, TaskRun.status, TaskRun.trigger, func.count())
-        .group_by(TaskRun.task_id, TaskRun.status, TaskRun.trigger)
-    ).all()
-    out.runs = [(names[t], s, trig, n) for t, s, trig, n in rows if t in names]
+    last = {"success": out.last_success, "failed": out.last_failure}
+    for task_id, status, trigger, n, at in db.session.execute(
+        select(RunCount.task_id, RunCount.status, RunCount.trigger, RunCount.runs, RunCount.last_finished)
+    ).all():
+        if task_id not in names:
+            continue
+        out.runs.append((names[task_id], status, trigger, n))
+        if status in last and at is not None:
+            target = last[status]
+            target[names[task_id]] = max(at, target.get(names[task_id], at))
+    hists = _histograms(db.session.execute(select(
+        RunHistogram.task_id, RunHistogram.metric, RunHistogram.le, RunHistogram.observations,
+        RunHistogram.total)).all(), names)
+    lag = Histogram([0] * len(WAIT_BUCKETS), 0, 0.0)
+    for (task, metric), h in hists.items():
+        if metric == "duration":
+            out.durations[task] = h
+        elif metric == "queue_wait":
+            out.queue_waits[task] = h
+        else:  # schedule lag is one histogram for the installation
+            lag = Histogram([a + b for a, b in zip(lag.buckets, h.buckets)], lag.count + h.count,
+                            lag.total + h.total)
+    out.schedule_lag = lag
     for status, n in db.session.execute(
         select(TaskRun.status, func.count()).where(TaskRun.status.in_(ACTIVE_STATUSES))
         .group_by(TaskRun.status)
     ).all():
         out.active[status] = n
-
-    ran = (TaskRun.status.in_(TERMINAL_STATUSES), TaskRun.started_at.is_not(None))
-    duration = seconds_between(TaskRun.started_at, TaskRun.finished_at)
-    for row in db.session.execute(
-        select(TaskRun.task_id, *_histogram_columns(duration, DURATION_BUCKETS))
-        .where(*ran, TaskRun.finished_at.is_not(None)).group_by(TaskRun.task_id)
-    ).all():
-        if row[0] in names:
-            out.durations[names[row[0]]] = _histogram(row, DURATION_BUCKETS)
-    # Queue wait: every run that started, whatever it then did (running ones too).
-    wait = seconds_between(TaskRun.queued_at, TaskRun.started_at)
-    for row in db.session.execute(
-        select(TaskRun.task_id, *_histogram_columns(wait, WAIT_BUCKETS))
-        .where(TaskRun.started_at.is_not(None)).group_by(TaskRun.task_id)
-    ).all():
-        if row[0] in names:
-            out.queue_waits[names[row[0]]] = _histogram(row, WAIT_BUCKETS)
-    lag = seconds_between(TaskRun.scheduled_for, TaskRun.started_at)
-    row = db.session.execute(
-        select(*_histogram_columns(lag, WAIT_BUCKETS))
-        .where(TaskRun.scheduled_for.is_not(None), TaskRun.started_at.is_not(None))
-    ).one()
-    out.schedule_lag = _histogram(row, WAIT_BUCKETS)
-
-    for status, target in (("success", out.last_success), ("failed", out.last_failure)):
-        for task_id, at in db.session.execute(
-            select(TaskRun.task_id, func.max(TaskRun.finished_at))
-            .where(TaskRun.status == status).group_by(TaskRun.task_id)
-        ).all():
-            stamp = _timestamp(at)
-            if task_id in names and stamp is not None:
-                target[names[task_id]] = stamp
+    out.notifications = [tuple(row) for row in db.session.execute(
+        select(Notification.channel, Notification.status, func.count())
+        .where(Notification.status.in_(ENDED_NOTIFICATIONS), Notification.held.is_(False))
+        .group_by(Notification.channel, Notification.status)
+    ).all()]
     out.intervals = schedule_intervals()
     db.session.rollback()  # read-only: end the transaction, free the connection
     return out

@@ -66,17 +66,20 @@ def alerts_queue() -> Queue:
                  serializer=JSONSerializer)
 
 
+def _delivery_retry() -> Retry | None:
+    delays = list(current_app.config["ALERT_RETRY_DELAYS"])
+    return Retry(max=len(delays), interval=delays) if delays else None
+
+
 def enqueue_delivery(notification_id: int) -> bool:
     """Queue the delivery of a committed outbox row, retried after each of
     ``ALERT_RETRY_DELAYS``. False when Redis refused: the row stays pending in the
-    outbox (nothing re-queues it yet; see the README's Alerts section)."""
-    delays = list(current_app.config["ALERT_RETRY_DELAYS"])
+    outbox, and the alerts watchdog queues it again."""
     try:
         alerts_queue().enqueue(
             DELIVERY_FUNCTION, notification_id, job_id=f"notify-{notification_id}",
             job_timeout=DELIVERY_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
-            description=f"alert delivery {notification_id}",
-            retry=Retry(max=len(delays), interval=delays) if delays else None,
+            description=f"alert delivery {notification_id}", retry=_delivery_retry(),
         )
     except Exception as exc:  # Redis away: the row is in the outbox, nothing is lost
         log.warning("notification %s: could not queue its delivery: %s", notification_id, exc)
@@ -94,7 +97,7 @@ def enqueue_summary(channel_id: int, window_id: int, delay: float) -> bool:
         alerts_queue().enqueue_in(
             timedelta(seconds=max(0.0, delay)), SUMMARY_FUNCTION, channel_id, window_id, job_id=job_id,
             job_timeout=DELIVERY_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
-            description=f"alert summary of channel {channel_id}",
+            description=f"alert summary of channel {channel_id}", retry=_delivery_retry(),
         )
     except Exception as exc:
         log.warning("channel %s: could not queue its summary: %s", channel_id, exc)

@@ -13,6 +13,7 @@ from webapp.core.extensions import db
 from webapp.core.models import TERMINAL_STATUSES, Task, TaskRun
 from webapp.core.timeutil import as_utc, utcnow
 from webapp.live import events
+from webapp.runs import rollup  # noqa: F401  (registers the flush hook that counts runs for /metrics)
 
 log = logging.getLogger(__name__)
 

@@ -99,11 +99,22 @@ def _blueprint(state: Mounted) -> Blueprint:
             "taskpulse_vocabulary": vocabulary.for_pages(),
         }
 
+    bp.before_request(_watch)
     if not state.standalone:
         # The host's own pages keep their headers and error pages; ours get ours.
         headers.install(bp)
         bp.before_request(_cap_request_body)
     return bp
+
+
+def _watch() -> None:
+    """Start this process's alert watchdog with its first request (an embedding host's
+    server has no other start hook; ``wsgi.py`` starts it at once). Not in unit tests:
+    they call ``watchdog.tick`` themselves."""
+    from webapp.alerts import watchdog
+
+    if not current_app.testing:
+        watchdog.ensure_started(current_app._get_current_object())
 
 
 def _cap_request_body() -> None:

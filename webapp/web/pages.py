@@ -19,6 +19,7 @@ from flask import (
 
 from webapp.access import audit
 from webapp.access.auth import current_principal, login_url
+from webapp.alerts import channels, outbox, watchdog
 from webapp.core.errors import ApiError
 from webapp.core.extensions import db
 from webapp.core.models import Task, TaskRun
@@ -35,6 +36,7 @@ VENDOR_FILES = {
     "uplot": {"dist/uPlot.esm.js", "dist/uPlot.min.css"},
 }
 HISTORY_PAGE_RUNS = 25  # runs on the history page's first page and per "Older" click
+ALERTS_PAGE_ROWS = 100  # deliveries the alerts page shows (newest first)
 
 
 def page_login_required(role: str = "viewer") -> Callable:
@@ -79,6 +81,8 @@ def scheduler():
         # and the page skips those its panels already show (docs/protocol.md).
         panels=panels.panels(),
         scheduler=pause.scheduler_status(),
+        alerts=watchdog.current_badges(),
+        channel_names=[c.name for c in channels.list_channels()],
         socketio_module_url=_socketio_module_url(),
         api_base=_api_base(),
     )
@@ -148,6 +152,25 @@ def audit_log():
         entries=entries,
         head=entries[0]["id"] if entries else 0,
         socketio_module_url=_socketio_module_url(),
+    )
+
+
+@bp.get("/alerts")
+@page_login_required()
+def alerts_page():
+    """Alert channels (admins edit; everyone sees names and masked URLs) and, for
+    operators and admins, the outbox's deliveries, growing and changing live through
+    room ``notifications``."""
+    see_outbox = g.taskpulse_user.can("operator")
+    return render_template(
+        "taskpulse/alerts.html",
+        channels=[c.to_dict() for c in channels.list_channels()],
+        deliveries=outbox.recent(ALERTS_PAGE_ROWS) if see_outbox else [],
+        outbox_head=outbox.head() if see_outbox else 0,
+        cap=current_app.config["ALERT_CAP"],
+        window=current_app.config["ALERT_WINDOW"],
+        socketio_module_url=_socketio_module_url(),
+        api_base=_api_base(),
     )
 
 

@@ -11,7 +11,7 @@ from flask_socketio import ConnectionRefusedError, join_room, leave_room, rooms
 
 from webapp.access import socket_sessions
 from webapp.access.auth import Principal, browser_principal, credentials_from_header, proof_of
-from webapp.alerts import outbox
+from webapp.alerts import outbox, watchdog
 from webapp.core.errors import ApiError
 from webapp.core.extensions import db, socketio
 from webapp.core.models import AuditEntry, Task, TaskRun
@@ -129,7 +129,7 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
     if room == AUDIT_ROOM:
         return _subscribe_audit(principal, since)
     if room == NOTIFICATIONS_ROOM:
-        return _subscribe_notifications(principal, since)
+        return _subscribe_notifications(principal, since, data.get("snapshot") is True)
     parsed = parse_room(room)
     if parsed is None:
         return _refuse(f"unknown room {str(room)[:80]!r}: use 'tasks', 'task:<id>', 'run:<id>', "
@@ -160,6 +160,7 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
         ack["scheduler"] = pause.scheduler_status()
         if parsed[0] == "tasks":
             ack["panels"] = panels.panels()
+            ack["alerts"] = watchdog.current_badges()
         else:
             ack["stats"] = stats.task_stats(parsed[1])
     if subscribe_limits.fit_items(ack, "events") or len(missed) >= limit:
@@ -210,10 +211,11 @@ def _subscribe_audit(principal: Principal, since: int | None) -> dict[str, Any]:
     return ack
 
 
-def _subscribe_notifications(principal: Principal, since: int | None) -> dict[str, Any]:
+def _subscribe_notifications(principal: Principal, since: int | None, snapshot: bool) -> dict[str, Any]:
     """Room ``notifications`` (operators and admins): live ``notification`` events as
     outbox rows are created and change; replay by row id (the rows after ``since``, as
-    they are now)."""
+    they are now). ``snapshot`` adds the newest rows as they are now (``rows``), so a
+    page that reconnects also sees the rows it knew that changed meanwhile."""
     if not principal.can("operator"):
         return _refuse("room 'notifications' is for operators and admins")
     join_room(NOTIFICATIONS_ROOM)
@@ -221,6 +223,8 @@ def _subscribe_notifications(principal: Principal, since: int | None) -> dict[st
     limit = current_app.config["REPLAY_LIMIT"]
     missed = outbox.since(since, limit) if since is not None and since < head else []
     ack = {"ok": True, "head": head, "events": missed}
+    if snapshot:
+        ack["rows"] = outbox.recent(100)
     if subscribe_limits.fit_items(ack, "events") or len(missed) >= limit:
         ack["truncated"] = True  # the page asks again from the last row id it got
     return ack

@@ -48,6 +48,17 @@ export function roomKind(room) {
       keyOf: (entry) => entry.id,
     };
   }
+  if (room === 'notifications') {
+    // Outbox rows by id; a row that changes comes again with the same id, so the
+    // page applies changes as they come (live.on) and this stream only numbers new rows.
+    return {
+      ...SEQ_ACK,
+      event: 'notification',
+      gapless: false,
+      itemsOf: (row) => (row && Number.isInteger(row.id) ? [row] : []),
+      keyOf: (row) => row.id,
+    };
+  }
   throw new Error(`unknown room ${room}`);
 }
 

@@ -14,6 +14,7 @@ import { formatDuration } from '../ui/format.js';
 import { createPanels } from '../ui/panels.js';
 import { isTerminalStatus, stopRun } from '../ui/runs.js';
 import { createSchedulerPause } from '../ui/scheduler_pause.js';
+import { applyBadges, refreshBadges } from '../ui/table/alert_badges.js';
 import { createFilters } from '../ui/table/filters.js';
 import { setRequesting, setStopping, setToggling, tickRelativeTimes } from '../ui/table/row_fill.js';
 import {
@@ -42,6 +43,14 @@ const indicator = createConnectionIndicator();
 const filters = createFilters();
 const panels = createPanels();
 
+function parseAlerts(text) {
+  try {
+    return JSON.parse(text || '{}');
+  } catch {
+    return {};
+  }
+}
+
 function countTasks() {
   if (!panels) return;
   const rows = taskRows();
@@ -49,9 +58,11 @@ function countTasks() {
 }
 
 onRowsChanged((tr) => {
+  refreshBadges(tr ? [tr] : taskRows());
   filters.apply(tr);
   countTasks();
 });
+applyBadges(parseAlerts(dataset.alerts), []);
 loadRenderedRows();
 const pause = createSchedulerPause();
 const confirmDialog = createConfirmDialog();
@@ -116,6 +127,7 @@ function applyEvents(entries) {
 function applyAck(ack, { snapshot, sentAt }) {
   if (!snapshot || !Array.isArray(ack.tasks)) return;
   renderSnapshot(ack.tasks, sentAt);
+  if (ack.alerts) applyBadges(ack.alerts, taskRows());
   if (ack.scheduler) pause.apply(ack.scheduler, sentAt);
   if (ack.panels && panels) {
     panels.load(ack.panels);
@@ -138,6 +150,7 @@ async function startLive() {
   });
   live.on('task_changed', taskChanged);
   live.on('scheduler_state', (state) => pause.apply(state));
+  live.on('task_alerts', (notice) => applyBadges(notice.alerts, taskRows()));
 }
 
 // --- row actions ----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 import { apiRequest } from '../api.js';
 import { createSchedulePreview } from './schedule_preview.js';
+import { createNotifySection } from './task_dialog_notify.js';
 import { fillParamsEnv, paramsEnvMessage, paramsEnvSlot, readParamsEnv } from './task_dialog_params.js';
 import { TASK_DEFAULTS } from './vocabulary.js';
 
@@ -27,6 +28,12 @@ const ERROR_SLOTS = {
   'retries.backoff': 'retries.backoff',
   overlap: 'overlap',
   misfire: 'misfire',
+  notify: 'notify.channels',
+  'notify.channels': 'notify.channels',
+  'notify.on': 'notify.on',
+  'notify.after_failures': 'notify.after_failures',
+  'notify.late_after': 'notify.late_after',
+  'notify.max_runtime': 'notify.max_runtime',
 };
 
 function browserZone() {
@@ -77,6 +84,7 @@ export function createTaskDialog({ getTask, onSaved }) {
   const topError = dialog.querySelector('[data-part="form-error"]');
   const notice = dialog.querySelector('[data-part="notice"]');
   const save = dialog.querySelector('[data-part="save"]');
+  const notifySection = createNotifySection(form);
   const preview = createSchedulePreview(dialog.querySelector('[data-part="preview"]'), () => ({
     type: fields.schedule_type.value,
     expr: fields.cron.value,
@@ -194,6 +202,8 @@ export function createTaskDialog({ getTask, onSaved }) {
       }
       retries = { max: toInt(maxText), backoff };
     }
+    const { notify, error: notifyError } = notifySection.read();
+    if (notifyError) return { error: notifyError };
     const paramsEnv = readParamsEnv(fields);
     if (paramsEnv.error) return paramsEnv;
 
@@ -210,6 +220,7 @@ export function createTaskDialog({ getTask, onSaved }) {
         overlap: fields.overlap.value,
         misfire: fields.misfire.value,
         retries,
+        ...(notify === undefined ? {} : { notify }),
         ...paramsEnv.body,
       },
     };
@@ -237,6 +248,7 @@ export function createTaskDialog({ getTask, onSaved }) {
     fields.misfire.value = task.misfire || TASK_DEFAULTS.misfire;
     fields.retries_max.value = task.retries ? String(task.retries.max ?? '') : '';
     fields.retries_backoff.value = task.retries ? (task.retries.backoff || []).join(', ') : '';
+    notifySection.fill(task.notify);
     fillParamsEnv(fields, task);
   }
 
