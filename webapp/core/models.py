@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.core.extensions import db
+from webapp.core.secret_model import Secret  # noqa: F401  (re-exported: the table lives in its own module)
 from webapp.core.timeutil import iso, utcnow
 
 ACTIVE_STATUSES = ("queued", "running", "retrying")
@@ -313,25 +314,6 @@ class AuditEntry(db.Model):
                 "action": self.action, "target_type": self.target_type,
                 "target_id": self.target_id, "target_name": self.target_name,
                 "changes": self.changes}
-
-
-class Secret(db.Model):
-    """A named secret: ``value`` is a Fernet token (webapp.secrets.vault), never the
-    plaintext; :func:`to_dict` has no value at all."""
-
-    __tablename__ = "taskpulse_secrets"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    value: Mapped[str] = mapped_column(Text, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_by: Mapped[str | None] = mapped_column(String(80))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The secret as the API, the CLI and the page show it: its name, never its value."""
-        return {"name": self.name, "created_at": iso(self.created_at),
-                "updated_at": iso(self.updated_at), "updated_by": self.updated_by}
 
 
 def masked_url(url: str) -> str:
