@@ -170,6 +170,11 @@ def test_long_run_progress_log_and_stop_everywhere(stack, tabs, unique_name, tmp
     expect(job).to_have_count(0)
     expect(panels.get_by_test_id("running-count")).to_have_text("0")
     expect(panels.get_by_test_id("stat-running")).to_have_text("0")
+    # The 24-hour counts, kept by the page from the snapshot's minutes and the live end,
+    # agree with the server's.
+    day = stack.api("GET", "/panels").json()["stats"]
+    expect(panels.get_by_test_id("stat-finished")).to_have_text(f"of {day['finished_24h']} finished")
+    expect(panels.get_by_test_id("stat-failed")).to_have_text(str(day["failed_24h"]))
     newest = panels.get_by_test_id("activity-item").first
     expect(newest).to_have_attribute("data-run-id", str(run_id))
     expect(newest).to_have_attribute("data-status", "stopped")

@@ -3,6 +3,7 @@ attempts in update_task_status, retries on enqueue, stop and cancel, the lost-ru
 retention, history stats, panels, the run room's subscribe, the API routes and the CLI."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -286,6 +287,27 @@ def test_panels_running_recent_and_statistics(app, make_task):
         (failed, "failed"), (failed, "queued"), (run_id, "running"), (run_id, "queued")]
     assert {k: result["stats"][k] for k in ("tasks", "enabled", "running", "queued", "failed_24h")} == {
         "tasks": 2, "enabled": 1, "running": 1, "queued": 0, "failed_24h": 1}
+
+
+def test_the_24_hour_counts_come_with_the_minutes_they_fell_in(app, make_task):
+    task = make_task(name="minutely")
+    with app.app_context():
+        before = int(time.time()) // 60 * 60
+        for status in ("success", "failed", "success"):
+            run_id = queued(app, task)
+            update_task_status(run_id, "running")
+            update_task_status(run_id, status)
+        old = queued(app, task)
+        update_task_status(old, "running")
+        update_task_status(old, "success")
+        db.session.get(TaskRun, old).finished_at = utcnow() - timedelta(hours=25)  # out of the window
+        db.session.commit()
+        stats = panels.statistics()
+    after = int(time.time()) // 60 * 60
+    minutes = stats["ended_by_minute"]
+    assert len(minutes) in (1, 2) and all(before <= m[0] <= after for m in minutes), minutes
+    assert [sum(m[i] for m in minutes) for i in (1, 2, 3)] == [2, 1, 0]
+    assert (stats["success_24h"], stats["failed_24h"], stats["finished_24h"]) == (2, 1, 3)
 
 
 def test_api_stats_and_panels(app, client, make_task):

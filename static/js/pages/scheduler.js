@@ -33,8 +33,6 @@ import { createTaskDialog } from '../ui/task_dialog.js';
 import { showToast } from '../ui/toast.js';
 
 const RELATIVE_TIME_TICK_MS = 15000;
-// The panels' 24-hour window slides: now and then take a fresh snapshot (over Socket.IO).
-const PANELS_RESYNC_MS = 30 * 60 * 1000;
 
 const { dataset } = document.body;
 const headSeq = /^\d+$/.test(dataset.headSeq || '') ? Number(dataset.headSeq) : null;
@@ -284,5 +282,4 @@ document.getElementById('reconnect').addEventListener('click', () => {
 tickRelativeTimes();
 // Local re-render of "x min ago" texts; it makes no network call.
 setInterval(tickRelativeTimes, RELATIVE_TIME_TICK_MS);
-if (panels) setInterval(() => tasksRoom?.resubscribe({ snapshot: true }), PANELS_RESYNC_MS);
 startLive();

@@ -23,6 +23,7 @@ import {
 } from './runs.js';
 import { runOrder } from '../live/run_order.js';
 import { el } from './dom.js';
+import { createRollingCounts } from './rolling_counts.js';
 import { triggerPhrase } from './vocabulary.js';
 
 const MAX_RECENT = 20;
@@ -80,6 +81,8 @@ export function createPanels() {
   const ended = new Set(); // run ids that ended since the last load (a late update must not revive them)
   let recent = []; // task_update events, newest first
   let stats = {};
+  let rolling = createRollingCounts(); // the 24-hour counts, aged out here
+  const AGE_MS = 60 * 1000; // re-count the window once a minute (a local clock)
   let baseline = null; // events with seq <= baseline are already in the panels
   let taskCounts = null; // {tasks, enabled} from the table's rows
   let ticker = null;
@@ -177,11 +180,11 @@ export function createPanels() {
     stat('enabled').textContent = String(enabled ?? 0);
     stat('running').textContent = String(counts.running);
     stat('waiting').textContent = `${counts.queued} queued · ${counts.retrying} retrying`;
-    const failed = stats.failed_24h ?? 0;
-    stat('failed').textContent = String(failed);
-    stat('failed').closest('.stat').classList.toggle('stat-alert', failed > 0);
-    stat('finished').textContent = `of ${stats.finished_24h ?? 0} finished`;
-    if (stats.since) stat('finished').title = `runs that ended since ${stats.since}`;
+    const day = rolling.totals(Date.now());
+    stat('failed').textContent = String(day.failed);
+    stat('failed').closest('.stat').classList.toggle('stat-alert', day.failed > 0);
+    stat('finished').textContent = `of ${day.finished} finished`;
+    stat('finished').title = `runs that ended since ${new Date(day.since).toISOString()}`;
   }
 
   /** Re-render the elapsed times (a local clock; no request). */
@@ -210,6 +213,7 @@ export function createPanels() {
       .slice(0, MAX_RECENT);
     baseline = recent.length ? recent[0].seq : null;
     stats = { ...(panels.stats || {}) };
+    rolling = createRollingCounts(stats.ended_by_minute);
     renderRunning();
     renderRecent();
     renderStats();
@@ -225,9 +229,8 @@ export function createPanels() {
       const counted = ended.has(id);
       ended.add(id);
       if (RATED.has(ev.status) && !counted) {
-        stats.finished_24h = (stats.finished_24h ?? 0) + 1;
-        if (ev.status === 'failed') stats.failed_24h = (stats.failed_24h ?? 0) + 1;
-        if (ev.status === 'success') stats.success_24h = (stats.success_24h ?? 0) + 1;
+        const at = parseIso(ev.finished_at);
+        rolling.add(ev.status, Number.isNaN(at) ? Date.now() : at);
       }
       if (wasShown) renderRunning();
     } else if (!ended.has(id)) {
@@ -258,6 +261,7 @@ export function createPanels() {
     // unreadable: the panels stay as rendered until the next snapshot
   }
   delete root.dataset.panels;
+  setInterval(renderStats, AGE_MS); // runs that ended a day ago leave the counts
 
   return { load, apply, setTaskCounts };
 }
