@@ -99,3 +99,11 @@ def test_the_secrets_page_sets_a_secret_and_never_shows_its_value(eventlet_stack
     expect(row).to_be_visible()
     assert "typed-in-the-browser-77" not in page.content()
     assert [s["name"] for s in stack.api("GET", "/secrets").json()["secrets"]] == ["browser.pw"]
+    # Deleting asks first, in the page's own dialog (never the browser's confirm()).
+    row.get_by_test_id("delete-secret").click()
+    confirm = page.get_by_test_id("confirm-dialog")
+    expect(confirm).to_be_visible()
+    expect(page.get_by_test_id("confirm-title")).to_have_text("Delete secret browser.pw?")
+    page.get_by_test_id("confirm-ok").click()
+    expect(row).to_have_count(0)
+    assert stack.api("GET", "/secrets").json()["secrets"] == []

@@ -2,6 +2,7 @@
 // page only ever has names: a value goes from the form to the server and is cleared.
 
 import { apiRequest } from '../api.js';
+import { createConfirmDialog } from '../ui/confirm_dialog.js';
 import { showToast } from '../ui/toast.js';
 
 const form = document.getElementById('secret-form');
@@ -59,15 +60,22 @@ form.addEventListener('submit', async (event) => {
   target.hidden = false;
 });
 
-body.addEventListener('click', async (event) => {
+const confirmDialog = createConfirmDialog();
+
+body.addEventListener('click', (event) => {
   const button = event.target.closest('button.delete-secret');
   if (!button) return;
   const { name } = button.dataset;
-  if (!window.confirm(`Delete secret ${name}? Tasks that refer to it will fail their runs.`)) return;
-  const result = await apiRequest('DELETE', `/secrets/${encodeURIComponent(name)}`);
-  if (result.ok || result.status === 404) {
-    button.closest('tr').remove();
-    showEmpty();
-  }
-  else showToast('failed', `${name}: ${result.error.message}`);
+  confirmDialog.open({
+    title: `Delete secret ${name}?`,
+    message: 'Tasks that refer to it will fail their runs.',
+    confirmLabel: 'Delete',
+    action: async () => {
+      const result = await apiRequest('DELETE', `/secrets/${encodeURIComponent(name)}`);
+      if (!result.ok && result.status !== 404) return result.error.message;
+      button.closest('tr').remove();
+      showEmpty();
+      return null;
+    },
+  });
 });
