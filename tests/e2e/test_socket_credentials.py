@@ -1,11 +1,13 @@
 """Sockets do not outlive their credentials, against the real system in every async mode:
 a client that emits ordinary events named ``disconnect`` and ``connect`` stays in the
 credential sweep's sight, so revoking its token, signing its user out or changing its
-password still closes it within the sweep's period (10 s at most)."""
+password still closes it, at once: the change publishes a notice and every web process
+sweeps on it (the periodic sweep, every 30 s, only backs that up)."""
 from __future__ import annotations
 
 import re
 import threading
+import time
 
 import pytest
 import requests
@@ -13,7 +15,19 @@ import socketio
 
 from tests.support.processes import ADMIN, wait_until
 
-REVOKED_WITHIN = 10.0
+# Measured from the moment the change is made (the CLI or the request returns): well
+# under a second here; the bound leaves room for a loaded CI machine, and stays far
+# below the 30 s periodic sweep, which alone would fail it.
+REVOKED_WITHIN = 3.0
+
+
+def closed_within(watcher: "Watcher", what: str) -> float:
+    """Wait for the watcher's socket to close; return how long that took."""
+    began = time.monotonic()
+    wait_until(lambda: not watcher.sio.connected, REVOKED_WITHIN, what=what)
+    took = time.monotonic() - began
+    print(f"\n{what}: {took * 1000:.0f} ms")
+    return took
 OWNER = ("sally", "session-e2e-password")
 
 
@@ -84,7 +98,7 @@ def test_client_sent_connect_and_disconnect_events_do_not_hide_a_revoked_token(s
         assert any(e["target_name"] == unique_name for e in watcher.audit)
 
         stack.flask("users", "revoke-tokens", ADMIN[0])
-        wait_until(lambda: not watcher.sio.connected, REVOKED_WITHIN, what="the revoked token's socket closed")
+        closed_within(watcher, "the revoked token's socket closed")
         after = stack.api("POST", f"/tasks/{task['id']}/run").json()["run_id"]
         wait_until(lambda: stack.api("GET", f"/runs/{after}").json()["status"] == "success", 20,
                    what="the run after revocation")
@@ -104,7 +118,7 @@ def test_client_sent_disconnect_does_not_hide_a_signed_out_session(stack, unique
         csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
         assert browser.post(f"{stack.base_url}/logout", data={"csrf_token": csrf}, timeout=10,
                             allow_redirects=False).status_code == 302
-        wait_until(lambda: not watcher.sio.connected, REVOKED_WITHIN, what="the signed-out session's socket closed")
+        closed_within(watcher, "the signed-out session's socket closed")
     finally:
         watcher.sio.disconnect()
 
@@ -121,6 +135,6 @@ def test_client_sent_disconnect_does_not_hide_a_changed_password(stack, unique_n
         run_id = stack.api("POST", f"/tasks/{task['id']}/run").json()["run_id"]
         wait_until(lambda: "success" in watcher.statuses(run_id), 20, what="the run live")
         stack.flask("users", "password", name, "--password", "second-password-2")
-        wait_until(lambda: not watcher.sio.connected, REVOKED_WITHIN, what="the old password's socket closed")
+        closed_within(watcher, "the old password's socket closed")
     finally:
         watcher.sio.disconnect()

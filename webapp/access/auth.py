@@ -20,6 +20,7 @@ from limits import parse as parse_limit
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
+from webapp.access import revocations
 from webapp.access.host_login import host_user, mounted
 from webapp.core.errors import ApiError
 from webapp.core.extensions import db, limiter
@@ -247,6 +248,7 @@ def sign_out_everywhere(user_id: int) -> None:
     if user is not None:
         user.session_epoch = (user.session_epoch or 0) + 1
         db.session.commit()
+        revocations.announce(f"sessions of user {user_id} ended")
 
 
 def still_valid(principal: Principal, proof: str) -> bool:

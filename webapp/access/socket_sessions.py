@@ -2,8 +2,10 @@
 
 Credentials are checked at connect, but a connection lives for hours: a revoked token,
 a changed password, a sign-out or a deactivated user must also end the connections
-already open. Each web process re-checks its own connections every few seconds and
-disconnects the ones whose credentials no longer hold.
+already open. Each web process re-checks its own connections at once when a
+``revocations`` notice says credentials changed, and every ``SWEEP_SECONDS`` regardless
+(tokens and sessions also expire with time, and a notice is lost while Redis is away),
+and disconnects the ones whose credentials no longer hold.
 
 The sweep walks the connections the Socket.IO server really holds, not only this
 registry: a connection with no credentials on record (whatever dropped them) is closed
@@ -19,12 +21,15 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from webapp.access import revocations
 from webapp.access.auth import Principal, still_valid
 from webapp.core.extensions import socketio
+from webapp.core.redis import redis_connection
 
 log = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 5.0
+SWEEP_SECONDS = 30.0  # the periodic sweep: expiry and lost notices (notices act at once)
+LISTEN_SECONDS = 5.0  # how long one wait for a notice blocks before the loop looks again
 
 
 NAMESPACE = "/"
@@ -75,8 +80,9 @@ def ensure_started(app: Flask) -> None:
             return
         registry.started = True
         registry.server = socketio.server
-    # A weak reference, so the loop ends with its app (tests build many apps).
+    # A weak reference, so the loops end with their app (tests build many apps).
     socketio.start_background_task(_sweep_forever, weakref.ref(app))
+    socketio.start_background_task(_listen_forever, weakref.ref(app))
 
 
 def is_fully_connected(server: Any, sid: str) -> bool:
@@ -135,3 +141,36 @@ def _sweep_forever(app_ref: "weakref.ref[Flask]") -> None:
         except Exception:  # the database may be away; try again next time
             log.exception("socket credential sweep failed")
         del app
+
+
+def _listen_forever(app_ref: "weakref.ref[Flask]") -> None:
+    """Sweep at once on each credentials notice (Redis pub/sub), reconnecting after a
+    Redis outage; returns when the app is gone."""
+    warned = False
+    while True:
+        app = app_ref()
+        if app is None:
+            return
+        try:
+            with app.app_context():
+                pubsub = redis_connection().pubsub(ignore_subscribe_messages=True)
+            del app
+            pubsub.subscribe(revocations.CHANNEL)
+            try:
+                while True:
+                    message = pubsub.get_message(timeout=LISTEN_SECONDS)
+                    app = app_ref()
+                    if app is None:
+                        return
+                    warned = False
+                    if message is not None:
+                        log.info("credentials changed (%s): sweeping now", message.get("data"))
+                        sweep(app)
+                    del app
+            finally:
+                pubsub.close()
+        except Exception as exc:  # Redis away; the periodic sweep still runs
+            if not warned:  # once per outage, not once a second
+                log.warning("credential notices: not listening (%s); retrying", exc)
+                warned = True
+            socketio.sleep(1.0)

@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from webapp.access import audit
+from webapp.access import audit, revocations
 from webapp.access.auth import token_digest
 from webapp.core.errors import Conflict, NotFound, ValidationError
 from webapp.core.extensions import db
@@ -72,6 +72,7 @@ def set_password(username: str, password: str) -> None:
     _check_password(password)
     get_user(username).password_hash = hash_password(password)
     db.session.commit()
+    revocations.announce(f"password of {username} changed")
 
 
 def issue_token(username: str, label: str = "", expires_in: timedelta | None = None) -> str:
@@ -95,6 +96,8 @@ def revoke_tokens(username: str) -> int:
     for token in tokens:
         token.revoked_at = utcnow()
     db.session.commit()
+    if tokens:
+        revocations.announce(f"tokens of {username} revoked")
     return len(tokens)
 
 
