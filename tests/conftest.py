@@ -57,6 +57,9 @@ def app(tmp_path, redis_server):
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'unit.db'}",
         "REDIS_URL": redis_server.url,
         "ASYNC_MODE": "threading",
+        # The tests drive the credential sweep themselves; the notice that sweeps at
+        # once is proved with real processes (tests/e2e/test_socket_credentials.py).
+        "CREDENTIAL_NOTICES": False,
     })
     with app.app_context():
         db.create_all()

@@ -52,6 +52,7 @@ def build_app(tmp_path: Path, redis_url: str, **overrides):
         "RATELIMIT_STORAGE_URI": redis_url,
         "ASYNC_MODE": "threading",
         "SECRET_KEY": "unit-test-secret",
+        "CREDENTIAL_NOTICES": False,  # the tests drive the sweep (see tests/conftest.py)
     }
     config.update(overrides)
     app = create_app(config)

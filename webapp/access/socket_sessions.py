@@ -82,7 +82,8 @@ def ensure_started(app: Flask) -> None:
         registry.server = socketio.server
     # A weak reference, so the loops end with their app (tests build many apps).
     socketio.start_background_task(_sweep_forever, weakref.ref(app))
-    socketio.start_background_task(_listen_forever, weakref.ref(app))
+    if app.config.get("CREDENTIAL_NOTICES", True):
+        socketio.start_background_task(_listen_forever, weakref.ref(app))
 
 
 def is_fully_connected(server: Any, sid: str) -> bool:

@@ -50,6 +50,9 @@ class Config:
         self.BASE_URL = env.get("TASKPULSE_BASE_URL", "").rstrip("/")
         self.ALERT_CAP = int(env.get("TASKPULSE_ALERT_CAP", "20"))
         self.ALERT_WINDOW = float(env.get("TASKPULSE_ALERT_WINDOW", "600"))
+        # Whether web processes sweep sockets at once on a credentials notice (Redis
+        # pub/sub); unit tests turn it off to drive the sweep themselves.
+        self.CREDENTIAL_NOTICES = env.get("TASKPULSE_CREDENTIAL_NOTICES", "1") != "0"
         # How often each web process's watchdog looks for late and overrunning tasks
         # (0: never, e.g. a web process that only serves the API).
         self.ALERT_WATCH_SECONDS = float(env.get("TASKPULSE_ALERT_WATCH_SECONDS", "5"))
