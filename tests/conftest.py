@@ -33,6 +33,16 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if not item.get_closest_marker("sqlite_only")]
 
 
+@pytest.fixture(scope="module")
+def receiver():
+    """A real HTTP receiver on loopback for alert deliveries (one per test module)."""
+    from tests.support.receiver import Receiver
+
+    made = Receiver()
+    yield made
+    made.server.shutdown()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A private redis-server on a free port for the whole session."""

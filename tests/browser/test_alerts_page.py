@@ -10,19 +10,11 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.scheduler_page import SchedulerPage, open_edit_dialog, run_via_api, sign_in
-from tests.e2e.test_alerts import Receiver
 from tests.support.processes import ADMIN, wait_until
 
 pytestmark = pytest.mark.browser
 
 LIVE_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    made = Receiver()
-    yield made
-    made.server.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -12,17 +12,10 @@ import pytest
 import socketio
 
 from tests.conftest import basic_auth, start_or_report
-from tests.e2e.test_alerts import Receiver, add_channel, outbox, stamp
+from tests.e2e.test_alerts import add_channel, outbox, stamp
 from tests.support.processes import ADMIN, VENV_BIN, Process, Stack, wait_until
 
 WATCH = "5"  # the default: the watchdog also wakes at each deadline it knows of
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    made = Receiver()
-    yield made
-    made.server.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,9 @@ Procfile starts them), a real HTTP receiver reached through Apprise's ``json://`
 real SMTP server (aiosmtpd) through ``mailto://``, both on loopback."""
 from __future__ import annotations
 
-import json
-import threading
 import time
 from datetime import datetime
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import socketio
@@ -21,37 +18,6 @@ RETRY_DELAYS = "1,1"  # two retries, a second apart: three attempts in all
 CAP, WINDOW = 4, 5  # a small cap and window, so the summary comes within the test
 
 
-class Receiver:
-    """An HTTP server that records every JSON body it gets (with the time it got it);
-    paths under /refuse answer 500."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[float, str, dict]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                with receiver.lock:
-                    receiver.got.append((time.time(), self.path, body))
-                self.send_response(500 if self.path.startswith("/refuse") else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def on(self, path: str) -> list[tuple[float, dict]]:
-        with self.lock:
-            return [(at, body) for at, p, body in self.got if p == path]
-
-
 class Mailbox:
     """aiosmtpd's handler: keeps every message it is given."""
 
@@ -61,13 +27,6 @@ class Mailbox:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         self.messages.append(message_from_bytes(envelope.original_content))
         return "250 OK"
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    made = Receiver()
-    yield made
-    made.server.shutdown()
 
 
 @pytest.fixture(scope="module")
