@@ -18,10 +18,9 @@ import pytest
 import requests
 import socketio
 
-from tests.conftest import strict
 from tests.e2e.scheduler_support import SchedulerSystem, sleep_until
 from tests.support.live_client import LiveClient
-from tests.support.postgres_cluster import PostgresCluster, PostgresMissing
+from tests.support.postgres_cluster import require_cluster
 from tests.support.processes import ADMIN, wait_until
 
 UTC = timezone.utc
@@ -31,18 +30,7 @@ QUICK_ANSWER = 2.0  # seconds: "at once" for an API call while the database is a
 
 @pytest.fixture(scope="module")
 def cluster():
-    try:
-        cluster = PostgresCluster()
-    except PostgresMissing as exc:
-        if strict():
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    try:
-        cluster.start()
-    except Exception:
-        print(cluster.log()[-3000:])
-        cluster.remove()
-        raise
+    cluster = require_cluster()  # PostgreSQL not installed: fails under make test
     yield cluster
     cluster.remove()
 
