@@ -23,7 +23,8 @@ node_modules/.stamp: package.json package-lock.json
 # Debian packages the tests need (Chromium for the browser tests, redis-server for
 # the private Redis each test session starts, nginx for the proxy tests,
 # systemd-analyze to check the shipped units, prometheus and promtool to scrape a real
-# Taskpulse and check the shipped alert rules). Installs only what is missing.
+# Taskpulse and check the shipped alert rules, PostgreSQL's initdb and pg_ctl for the
+# private cluster the outage test stops and starts). Installs only what is missing.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
@@ -31,6 +32,7 @@ system-deps:
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \

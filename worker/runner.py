@@ -29,6 +29,7 @@ from rq.worker import DequeueStrategy
 
 from webapp.core import logs
 from webapp.core.config import drop_setup_secrets
+from webapp.core.db_retry import retry_on_db_outage
 from webapp.core.extensions import db
 from webapp.core.models import TaskRun
 from webapp.core.redis import redis_connection
@@ -313,6 +314,17 @@ def _refuse(run_id: int, refusal: kinds.JobRefused) -> NoReturn:
     raise refusal
 
 
+@retry_on_db_outage
+def _load_run(run_id: int) -> TaskRun | None:
+    """The run with its task, once the database answers: a job that starts while the
+    database is away waits for it, as the run's state changes do, rather than failing
+    a run whose command never ran."""
+    run = db.session.get(TaskRun, run_id)
+    if run is not None:
+        _ = run.task.config  # loaded now, under the retry (read again below, from memory)
+    return run
+
+
 def execute_run(run_id: int) -> dict[str, Any]:
     """The RQ job: run the task's kind and return ``{"exit_code", "output", "output_lines"}``.
 
@@ -326,7 +338,7 @@ def execute_run(run_id: int) -> dict[str, Any]:
         kinds.JobFailed: the job failed; the failure callback records it.
     """
     with app_context() as flask_app:
-        run = db.session.get(TaskRun, run_id)
+        run = _load_run(run_id)
         if run is None:
             raise kinds.JobFailed(f"run {run_id} no longer exists (task deleted?)")
         if run.status != "running":

@@ -45,7 +45,9 @@ class SchedulerSystem:
             print(self.logs())
             self.stack.stop()
             raise
-        self.engine = create_engine(self.stack.env["DATABASE_URL"])
+        # Pre-ping: a database restarted under a test (tests/e2e/test_postgres_outage.py)
+        # leaves cut connections in the pool.
+        self.engine = create_engine(self.stack.env["DATABASE_URL"], pool_pre_ping=True)
         return self
 
     def stop(self) -> None:

@@ -107,6 +107,10 @@ describe('rate-limited refusals', () => {
   it('waits a second when the refusal names no time', () => {
     assert.ok(retryAfterMs('rate limited') >= 1000);
   });
+  it('asks again while the database is away, after the wait named', () => {
+    const wait = retryAfterMs('database unavailable: cannot sync now; try again in 2 s');
+    assert.ok(wait >= 2000 && wait <= 2500, wait);
+  });
   it('does not retry other refusals', () => {
     assert.equal(retryAfterMs("unknown room 'admin'"), null);
     assert.equal(retryAfterMs(undefined), null);

@@ -34,3 +34,19 @@ def test_the_postgresql_pass_fails_when_postgresql_does_not_answer():
     assert done.returncode != 0
     assert f"PostgreSQL not reachable at {url}" in done.stderr
     assert "passed" not in done.stdout  # no pytest ran
+
+
+@pytest.mark.parametrize("strict_run", [True, False], ids=["strict", "plain"])
+def test_a_missing_postgresql_fails_the_outage_test_under_make_test(monkeypatch, strict_run):
+    from tests.support import postgres_cluster
+
+    def missing():
+        raise postgres_cluster.PostgresMissing("PostgreSQL's initdb and pg_ctl were not found")
+
+    monkeypatch.setattr(postgres_cluster, "bindir", missing)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("TASKPULSE_TESTS_STRICT", raising=False)
+    if strict_run:
+        monkeypatch.setenv("TASKPULSE_TESTS_STRICT", "1")
+    with pytest.raises(pytest.fail.Exception if strict_run else pytest.skip.Exception, match="initdb"):
+        postgres_cluster.require_cluster()

@@ -74,6 +74,11 @@ class Config:
         self.EVENT_LOG_MAX = int(env.get("TASKPULSE_EVENT_LOG_MAX", "1000000"))
         self.REPLAY_LIMIT = int(env.get("TASKPULSE_REPLAY_LIMIT", "1000"))
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # PostgreSQL away (a restart, a failover, a lost host): how long a new connection
+        # may take (libpq's minimum is 2 s), and how long a request waits for a pooled
+        # one, so requests fail fast with a 503 instead of hanging (see engine_options).
+        self.DB_CONNECT_TIMEOUT = max(2, int(float(env.get("TASKPULSE_DB_CONNECT_TIMEOUT", "2"))))
+        self.DB_POOL_TIMEOUT = float(env.get("TASKPULSE_DB_POOL_TIMEOUT", "5"))
         # Only the set-up step (`flask db upgrade`) uses it, to create the first admin:
         # taken out of the environment so nothing this process starts inherits it, and
         # dropped from the config by the long-running processes (drop_setup_secrets).
@@ -111,6 +116,28 @@ class Config:
     def as_dict(self) -> dict:
         """The settings as a mapping for ``app.config.from_mapping``."""
         return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+def engine_options(url: str, options: dict, connect_timeout: int = 2, pool_timeout: float = 5) -> dict:
+    """``options`` (SQLALCHEMY_ENGINE_OPTIONS) with the outage settings for a PostgreSQL
+    ``url``; whatever ``options`` already sets wins. Other databases: unchanged.
+
+    libpq's defaults wait for ever on a host that does not answer, and a pooled
+    connection to a vanished host is only noticed by TCP's own timeout (minutes): a
+    connect timeout, TCP keepalives and a TCP user timeout bound both."""
+    if not url.startswith(("postgresql", "postgres:")):
+        return options
+    tuned = dict(options)
+    tuned.setdefault("pool_pre_ping", True)
+    tuned.setdefault("pool_timeout", pool_timeout)
+    connect_args = {
+        "connect_timeout": connect_timeout,
+        "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+        "tcp_user_timeout": 30_000,  # ms: unacknowledged writes to a dead host
+    }
+    connect_args.update(tuned.get("connect_args") or {})
+    tuned["connect_args"] = connect_args
+    return tuned
 
 
 def drop_setup_secrets(config: dict) -> None:

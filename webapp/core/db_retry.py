@@ -21,7 +21,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 BACKOFF = (0.2, 0.5, 1.0, 2.0, 4.0)
 
 
-def _transient(exc: Exception) -> bool:
+def is_outage(exc: BaseException) -> bool:
+    """True for errors that mean "the database is away or busy right now" (refused or
+    cut connections, timeouts, SQLite's lock), as opposed to a bad query or a bug."""
     if isinstance(exc, (OperationalError, InterfaceError)):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
@@ -39,7 +41,7 @@ def retry_on_db_outage(func: F) -> F:
             try:
                 return func(*args, **kwargs)
             except Exception as exc:
-                if not _transient(exc) or time.monotonic() >= deadline:
+                if not is_outage(exc) or time.monotonic() >= deadline:
                     raise
                 db.session.rollback()
                 delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]

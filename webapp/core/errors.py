@@ -47,3 +47,10 @@ class QueueUnavailable(ApiError):
 
     status = 503
     code = "queue_unavailable"
+
+
+class DatabaseUnavailable(ApiError):
+    """The database cannot be reached right now (a restart, a failover): try again."""
+
+    status = 503
+    code = "database_unavailable"

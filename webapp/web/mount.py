@@ -9,7 +9,7 @@ from werkzeug.routing import IntegerConverter
 
 from webapp.access.host_login import EXTENSION_KEY, HostLogin, Mounted
 from webapp.core import vocabulary
-from webapp.core.config import ROOT, Config
+from webapp.core.config import ROOT, Config, engine_options
 from webapp.core.redis_urls import limiter_storage
 
 BLUEPRINT = "taskpulse"
@@ -50,13 +50,22 @@ def _init_db(app: Flask, database_url: str | None = None) -> None:
 
     host_instance = app.extensions.pop("sqlalchemy", None)
     host_url = app.config.get("SQLALCHEMY_DATABASE_URI")
+    host_options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS")
     if database_url:
         app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    # PostgreSQL: fail fast while the database is away (connect and pool timeouts).
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        str(database_url or host_url or ""), host_options or {},
+        app.config["DB_CONNECT_TIMEOUT"], app.config["DB_POOL_TIMEOUT"])
     try:
         db.init_app(app)
     finally:
         if database_url:
             app.config["SQLALCHEMY_DATABASE_URI"] = host_url
+        if host_options is None:
+            app.config.pop("SQLALCHEMY_ENGINE_OPTIONS", None)
+        else:
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = host_options
         if host_instance is not None and host_instance is not db:
             app.extensions["sqlalchemy"] = host_instance
     with app.app_context():  # builds the engine object only; no connection is opened
@@ -71,6 +80,7 @@ def _blueprint(state: Mounted) -> Blueprint:
         alerts_api,  # noqa: F401  (its import adds the alerts routes to api.bp)
         api,
         auth_pages,
+        outage,
         pages,
         probes,
         secrets_api,  # noqa: F401  (its import adds the secrets routes to api.bp)
@@ -100,6 +110,7 @@ def _blueprint(state: Mounted) -> Blueprint:
         }
 
     bp.before_request(_watch)
+    outage.install(bp)
     if not state.standalone:
         # The host's own pages keep their headers and error pages; ours get ours.
         headers.install(bp)

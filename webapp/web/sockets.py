@@ -8,10 +8,12 @@ from typing import Any
 
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, join_room, leave_room, rooms
+from sqlalchemy.exc import DBAPIError
 
 from webapp.access import socket_sessions
 from webapp.access.auth import Principal, browser_principal, credentials_from_header, proof_of
 from webapp.alerts import outbox, watchdog
+from webapp.core.db_retry import is_outage
 from webapp.core.errors import ApiError
 from webapp.core.extensions import db, socketio
 from webapp.core.models import AuditEntry, Task, TaskRun
@@ -28,6 +30,9 @@ from webapp.runs import output
 from webapp.scheduling import pause
 
 log = logging.getLogger(__name__)
+
+# A refusal the page shows and retries after the wait it names (static/js/live).
+DATABASE_UNAVAILABLE = "database unavailable: cannot sync now; try again in 2 s"
 
 
 def sent_by_client() -> bool:
@@ -52,6 +57,16 @@ def handle_connect(auth: Any = None) -> None:
     """
     if sent_by_client():
         return
+    try:
+        _connect(auth)
+    except DBAPIError as exc:
+        if not is_outage(exc):
+            raise
+        _after_outage(exc)
+        raise ConnectionRefusedError(DATABASE_UNAVAILABLE) from None
+
+
+def _connect(auth: Any) -> None:
     try:
         principal = None
         if isinstance(auth, dict) and isinstance(auth.get("token"), str):
@@ -108,7 +123,29 @@ def handle_subscribe(data: Any = None, *extra: Any) -> dict[str, Any]:
     current task rows, which the page's Refresh uses. ``{"batch": true}`` (room
     ``tasks`` only) switches the connection to ``task_updates`` batches (see
     :mod:`webapp.live.fanout`); a subscribe to ``tasks`` without it switches back.
+    While the database is away it is refused (:data:`DATABASE_UNAVAILABLE`) and the
+    connection stays open: the page says so and asks again.
     """
+    try:
+        return _subscribe(data, *extra)
+    except DBAPIError as exc:
+        if not is_outage(exc):
+            raise
+        _after_outage(exc)
+        return _refuse(DATABASE_UNAVAILABLE)
+
+
+def _after_outage(exc: DBAPIError) -> None:
+    """Log a socket handler's meeting with a database outage; drop the broken session."""
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone: nothing to undo
+        pass
+    log.warning("socket %s: %s: database unavailable (%s)", request.sid, getattr(request, "event", {}).get("message"),
+                str(exc.orig or exc).splitlines()[0][:200])
+
+
+def _subscribe(data: Any, *extra: Any) -> dict[str, Any]:
     principal = _principal()
     if principal is None or not socket_sessions.valid(request.sid):
         # Stop hearing anything now; the credential sweep closes the connection soon.

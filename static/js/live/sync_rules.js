@@ -95,11 +95,12 @@ export function headForRoom(room, notice) {
   return null;
 }
 
-/** Milliseconds to wait before asking again after a rate-limited refusal ("rate limited:
- * ... try again in 2.5 s"), or null when the refusal is of another kind. */
+/** Milliseconds to wait before asking again after a refusal that passes ("rate limited:
+ * ... try again in 2.5 s", "database unavailable: ... try again in 2 s"), or null when
+ * the refusal is of another kind. */
 export function retryAfterMs(error) {
   const text = String(error ?? '');
-  if (!text.startsWith('rate limited')) return null;
+  if (!text.startsWith('rate limited') && !text.startsWith('database unavailable')) return null;
   const match = /try again in ([\d.]+) ?s/.exec(text);
   const seconds = match ? Number(match[1]) : 1;
   // A little past the window's end, so the retry does not land just inside it.

@@ -143,7 +143,11 @@ async function startLive() {
     snapshotOnReconnect: true,
     apply: applyEvents,
     ack: applyAck,
-    synced: () => indicator.markSynced(),
+    // A refusal (the database away, a rate limit) is shown until the room syncs again.
+    synced: () => {
+      indicator.markSynced();
+      indicator.showError('');
+    },
     refused: (message) => indicator.showError(message),
   });
   live.on('task_changed', taskChanged);
