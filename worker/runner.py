@@ -10,8 +10,6 @@ import functools
 import logging
 import os
 import signal
-import threading
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any, NoReturn, TypeVar
@@ -39,7 +37,7 @@ from webapp.runs import output as live_output
 from webapp.runs.state import UnknownRun, run_id_from_job_id, update_task_status
 from webapp.runs.switches import run_refusal
 
-from . import guard, inputs, jobenv, kinds, procs, progress
+from . import guard, inputs, jobenv, kinds, parent_watch, procs, progress
 from .callbacks import next_attempt
 from .context import app, app_context
 from .masking import masked_failure
@@ -48,7 +46,6 @@ from .stream import RunStream
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
-PARENT_CHECK_SECONDS = 0.5
 # Redis going away must not end the worker (under honcho one process ending stops all):
 # RQ's own bookkeeping calls that fail then are logged and retried on the next beat.
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
@@ -231,7 +228,7 @@ class TaskpulseWorker(Worker):
                 update_task_status(run_id, "running", worker_name=self.name)
             except UnknownRun:
                 log.warning("run %s: no such run (job %s)", run_id, job.id)
-        _watch_parent(os.getppid(), run_id)
+        parent_watch.start(os.getppid(), run_id)
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
         """Kill the work horse (RQ), then the process group of the command it ran: it
@@ -260,31 +257,6 @@ class TaskpulseWorker(Worker):
                                    output=text, output_lines=lines, **fields)
             except UnknownRun:
                 pass
-
-
-def _watch_parent(parent_pid: int, run_id: int) -> None:
-    """In the work horse: if the worker dies (SIGKILL), end the command, fail the run
-    ("worker lost") and exit, since nothing would supervise or stop this job any more."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(PARENT_CHECK_SECONDS)
-        # Record the reason first: once the command is killed, the job itself would
-        # report its death ("killed by signal 15") and win the race.
-        try:
-            with app_context() as flask_app:
-                text, lines = live_output.stored_output(run_id, flask_app.config["OUTPUT_TAIL_BYTES"])
-                update_task_status(run_id, "failed", error="worker lost: the worker process died",
-                                   output=text, output_lines=lines)
-        except Exception:
-            log.exception("run %s: could not record the lost worker", run_id)
-        finally:
-            group = procs.current_group()
-            if group:
-                procs.kill_group(group, grace=1.0)
-            os._exit(1)
-
-    threading.Thread(target=watch, name="taskpulse-parent-watch", daemon=True).start()
 
 
 def _send_progress(run_id: int, percent: int, message: str | None) -> None:
