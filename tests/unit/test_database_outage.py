@@ -105,3 +105,31 @@ def test_engine_options_bound_waits_on_postgresql_only():
     own = engine_options("postgresql://u@db/x", {"pool_timeout": 30, "connect_args": {"connect_timeout": 10}})
     assert own["pool_timeout"] == 30 and own["connect_args"]["connect_timeout"] == 10
     assert engine_options("sqlite:///x.db", {"pool_pre_ping": True}) == {"pool_pre_ping": True}
+
+
+def test_a_background_loop_says_a_database_outage_once_until_it_is_back(caplog):
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    from webapp.core.db_retry import LoopErrors
+
+    errors = LoopErrors(logging.getLogger("loop-test"), "the test loop")
+    outage = OperationalError("select 1", {}, Exception("connection refused"))
+    with caplog.at_level(logging.INFO, logger="loop-test"):
+        for _ in range(3):
+            try:
+                raise outage
+            except OperationalError as exc:
+                errors.failed(exc)
+        errors.succeeded()
+        try:
+            raise ValueError("a bug")
+        except ValueError as exc:
+            errors.failed(exc)
+    messages = [(r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records]
+    assert messages == [
+        ("WARNING", "the test loop: the database is unavailable (OperationalError); trying again", False),
+        ("INFO", "the test loop: the database is back", False),
+        ("ERROR", "the test loop failed", True),
+    ]

@@ -23,6 +23,7 @@ from flask import Flask, current_app
 
 from webapp.access import revocations
 from webapp.access.auth import Principal, still_valid
+from webapp.core.db_retry import LoopErrors
 from webapp.core.extensions import socketio
 from webapp.core.redis import redis_connection
 
@@ -132,6 +133,7 @@ def sweep(app: Flask) -> int:
 
 
 def _sweep_forever(app_ref: "weakref.ref[Flask]") -> None:
+    errors = LoopErrors(log, "socket credential sweep")
     while True:
         socketio.sleep(SWEEP_SECONDS)
         app = app_ref()
@@ -139,8 +141,9 @@ def _sweep_forever(app_ref: "weakref.ref[Flask]") -> None:
             return
         try:
             sweep(app)
-        except Exception:  # the database may be away; try again next time
-            log.exception("socket credential sweep failed")
+            errors.succeeded()
+        except Exception as exc:  # the database may be away; try again next time
+            errors.failed(exc)
         del app
 
 

@@ -19,6 +19,7 @@ from flask import Flask
 from webapp.alerts import outbox, watch
 from webapp.alerts.incidents import page_link, run_link
 from webapp.alerts.outbox import Alert
+from webapp.core.db_retry import LoopErrors
 from webapp.core.extensions import db, socketio
 from webapp.core.timeutil import as_utc, iso, utcnow
 from webapp.live import events
@@ -44,6 +45,7 @@ def ensure_started(app: Flask) -> bool:
 
 
 def _watch_forever(app_ref: "weakref.ref[Flask]") -> None:
+    errors = LoopErrors(log, "alert watchdog")
     while True:
         app = app_ref()
         if app is None:
@@ -56,8 +58,9 @@ def _watch_forever(app_ref: "weakref.ref[Flask]") -> None:
                     tick(state)
                 finally:
                     db.session.remove()
-        except Exception:  # the database or Redis may be away; look again next time
-            log.exception("alert watchdog: check failed")
+            errors.succeeded()
+        except Exception as exc:  # the database or Redis may be away; look again next time
+            errors.failed(exc)
         del app
         socketio.sleep(_pause(seconds, state.get("next_deadline")))
 

@@ -51,3 +51,27 @@ def retry_on_db_outage(func: F) -> F:
                 time.sleep(delay)
 
     return wrapper  # type: ignore[return-value]
+
+
+class LoopErrors:
+    """A background loop's failure log: a database outage is said once, without a
+    traceback, until the loop succeeds again (every few seconds otherwise); anything
+    else is logged with its traceback each time."""
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self.logger, self.what, self.away = logger, what, False
+
+    def failed(self, exc: BaseException) -> None:
+        """Call from the ``except`` block of a failed round."""
+        if not is_outage(exc):
+            self.logger.exception("%s failed", self.what)
+        elif not self.away:
+            self.away = True
+            self.logger.warning("%s: the database is unavailable (%s); trying again",
+                                self.what, type(exc).__name__)
+
+    def succeeded(self) -> None:
+        """Call after a round that worked."""
+        if self.away:
+            self.away = False
+            self.logger.info("%s: the database is back", self.what)

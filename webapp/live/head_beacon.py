@@ -16,6 +16,7 @@ import weakref
 from flask import Flask
 from sqlalchemy import func, select
 
+from webapp.core.db_retry import LoopErrors
 from webapp.core.extensions import db, socketio
 from webapp.core.models import Event
 from webapp.live import events
@@ -39,6 +40,7 @@ def _beacon(app_ref: "weakref.ref[Flask]") -> None:
     # From the head at the first connection: the events after it are the ones a task
     # room's client may have missed (it subscribed with that head or a later one).
     last_head, last_sent = _head_now(app_ref), 0.0
+    errors = LoopErrors(log, "seq_head beacon")
     while True:
         socketio.sleep(CHECK_SECONDS)
         app = app_ref()
@@ -52,8 +54,9 @@ def _beacon(app_ref: "weakref.ref[Flask]") -> None:
             if head != last_head or now - last_sent >= KEEPALIVE_SECONDS:
                 announce(head, moved)
                 last_head, last_sent = head, now
-        except Exception:  # the database may be away for a while; keep beating
-            log.exception("seq_head beacon failed")
+            errors.succeeded()
+        except Exception as exc:  # the database may be away for a while; keep beating
+            errors.failed(exc)
         del app
 
 
