@@ -73,6 +73,7 @@ def _blueprint(state: Mounted) -> Blueprint:
         auth_pages,
         pages,
         probes,
+        search_api,  # noqa: F401  (its import adds GET /api/runs/search to api.bp)
     )
 
     bp = Blueprint(BLUEPRINT, __name__, static_folder=str(ROOT / "static"),
