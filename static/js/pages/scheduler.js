@@ -28,6 +28,7 @@ import {
   upsertTask,
 } from '../ui/table/rows.js';
 import { getTask, markChanged } from '../ui/table/task_store.js';
+import { mountOutputSearch } from '../ui/output_search.js';
 import { createTaskDialog } from '../ui/task_dialog.js';
 import { showToast } from '../ui/toast.js';
 
@@ -272,3 +273,4 @@ tickRelativeTimes();
 setInterval(tickRelativeTimes, RELATIVE_TIME_TICK_MS);
 if (panels) setInterval(() => tasksRoom?.resubscribe({ snapshot: true }), PANELS_RESYNC_MS);
 startLive();
+mountOutputSearch(document.querySelector('[data-testid="output-search"]'), apiRequest);
