@@ -49,6 +49,13 @@ def test_a_word_of_a_printed_line_finds_the_runs_newest_first(pg_stack, postgres
     missing = pg_stack.api("GET", "/runs/search", params={"q": "x", "task": 987654})
     assert (missing.status_code, missing.json()["error"]["field"]) == (404, "task")
 
+    # LIKE's wildcards are literal on PostgreSQL too.
+    percent = pg_stack.create_task("percent job", "echo 'copied 100% of it'; echo 'copied 1000 of it'")
+    literal = finished_run(pg_stack, percent["id"])
+    hits = pg_stack.api("GET", "/runs/search", params={"q": "100%"}).json()["runs"]
+    assert [(r["run_id"], r["excerpt"]) for r in hits] == [(literal, "copied 100% of it")]
+    assert pg_stack.api("GET", "/runs/search", params={"q": "1_0"}).json() == {"runs": []}
+
     # PostgreSQL answers the match from the trigram index (planner told not to scan).
     engine = sa.create_engine(postgres_url)
     with engine.connect() as conn:
@@ -60,3 +67,24 @@ def test_a_word_of_a_printed_line_finds_the_runs_newest_first(pg_stack, postgres
     engine.dispose()
     assert installed == 1
     assert "ix_taskpulse_task_runs_output_trgm" in plan and "ix_taskpulse_task_runs_error_trgm" in plan, plan
+
+
+def test_past_the_newest_runs_the_trigram_index_finds_the_rest(pg_stack, postgres_url, monkeypatch):
+    """With more runs than the first window, older matches come through the index
+    query; the answer is the same, newest first (the window made tiny here)."""
+    from webapp import create_app
+    from webapp.core.extensions import db
+    from webapp.runs import search
+
+    task = pg_stack.create_task("window job", "echo 'needle in run'")
+    runs = [finished_run(pg_stack, task["id"]) for _ in range(3)]
+    app = create_app({"SQLALCHEMY_DATABASE_URI": postgres_url, "ASYNC_MODE": "threading",
+                      "REDIS_URL": "redis://127.0.0.1:1/0", "SECRET_KEY": "search-window-0123456789abcdef"})
+    with app.app_context():
+        whole = [h["run_id"] for h in search.search_runs("NEEDLE", None, 10)]
+        monkeypatch.setattr(search, "FIRST_WINDOW", 1)
+        windowed = [h["run_id"] for h in search.search_runs("NEEDLE", None, 10)]
+        two = [h["run_id"] for h in search.search_runs("needle", task["id"], 2)]
+        db.engine.dispose()
+    assert whole == windowed == runs[::-1]
+    assert two == runs[::-1][:2]
