@@ -12,7 +12,7 @@ from alembic import context
 from flask import current_app
 
 from webapp.core.extensions import db
-from webapp.core.schema import VERSION_TABLE
+from webapp.core.schema import TRIGRAM_INDEXES, VERSION_TABLE
 
 config = context.config
 if config.config_file_name and not logging.getLogger().handlers:
@@ -32,6 +32,12 @@ def _skip_empty_autogenerate(context_, revision, directives) -> None:
         log.info("No changes in schema detected.")
 
 
+def _not_a_trigram_index(obj, name, type_, reflected, compare_to) -> bool:
+    # PostgreSQL's output-search indexes live outside the models (webapp.core.schema):
+    # autogenerate must not offer to drop them.
+    return not (type_ == "index" and name in TRIGRAM_INDEXES)
+
+
 def _configure(**kwargs) -> None:
     context.configure(
         target_metadata=db.metadata,
@@ -40,6 +46,7 @@ def _configure(**kwargs) -> None:
         render_as_batch=True,
         compare_type=True,
         process_revision_directives=_skip_empty_autogenerate,
+        include_object=_not_a_trigram_index,
         **kwargs,
     )
 

@@ -23,9 +23,9 @@ ADDED_TABLES = {"taskpulse_channels", "taskpulse_notifications", "taskpulse_run_
                 "taskpulse_run_histograms", "taskpulse_secrets"}
 NEW_TABLES = {"taskpulse_" + t for t in OLD_TABLES} | ADDED_TABLES
 OLD_TOKEN = "tok-from-the-first-release"
-# The newest revision in migrations/versions (0007: params and secrets, after 0006: the
-# metrics rollup, after 0005: alerts).
-HEAD = "0007"
+# The newest revision in migrations/versions (0008: the output search's trigram indexes,
+# after 0007: params and secrets, after 0006: the metrics rollup, after 0005: alerts).
+HEAD = "0008"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -47,6 +47,17 @@ def flask_cli(database_url: str, *args: str, check: bool = True) -> subprocess.C
                PYTHONWARNINGS="ignore::DeprecationWarning")
     return subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=check, timeout=120)
+
+
+def trigram_indexes(url: str) -> set[str]:
+    """The output search's indexes present on taskpulse_task_runs (PostgreSQL only)."""
+    from webapp.core.schema import TRIGRAM_INDEXES
+
+    engine = sa.create_engine(url)
+    try:
+        return {i["name"] for i in sa.inspect(engine).get_indexes("taskpulse_task_runs")} & set(TRIGRAM_INDEXES)
+    finally:
+        engine.dispose()
 
 
 def table_names(url: str) -> set[str]:
@@ -188,18 +199,38 @@ def test_the_revisions_build_exactly_the_schema_of_the_models(empty_database):
     from alembic.runtime.migration import MigrationContext
 
     from webapp.core.extensions import db
-    from webapp.core.schema import VERSION_TABLE
+    from webapp.core.schema import TRIGRAM_INDEXES, VERSION_TABLE
 
     url = empty_database
     make_first_release_database(url)
     flask_cli(url, "db", "upgrade")
+    # The output search's trigram indexes live outside the models (PostgreSQL only), as
+    # migrations/env.py tells autogenerate; both paths make them (checked below).
+    outside_models = {"include_object": lambda obj, name, type_, *_: not (
+        type_ == "index" and name in TRIGRAM_INDEXES)}
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, **outside_models})
         diff = [d for d in compare_metadata(context, db.metadata)
                 if not (d[0] == "remove_table" and d[1].name == VERSION_TABLE)]
     engine.dispose()
     assert diff == []
+    expected = set(TRIGRAM_INDEXES) if url.startswith("postgresql") else set()
+    assert trigram_indexes(url) == expected
+
+
+def test_a_fresh_database_gets_the_output_search_indexes_too(empty_database):
+    """A fresh database takes the create-all path, not revision 0008: it must end the same."""
+    from webapp.core.schema import TRIGRAM_INDEXES
+
+    url = empty_database
+    flask_cli(url, "db", "upgrade")
+    assert trigram_indexes(url) == (set(TRIGRAM_INDEXES) if url.startswith("postgresql") else set())
+    # Downgrading past 0008 drops them, and the data path stays usable.
+    flask_cli(url, "db", "downgrade", "0006")
+    assert trigram_indexes(url) == set()
+    flask_cli(url, "db", "upgrade")
+    assert trigram_indexes(url) == (set(TRIGRAM_INDEXES) if url.startswith("postgresql") else set())
 
 
 def test_downgrade_returns_to_the_first_release_schema_with_the_data(empty_database):

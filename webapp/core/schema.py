@@ -21,6 +21,12 @@ VERSION_TABLE = "taskpulse_alembic_version"
 # The schema `db create` made before migrations existed.
 BASELINE = "0001"
 _BASELINE_TABLES = {"tasks", "task_runs", "events", "settings", "users", "api_tokens", "audit_log"}
+# PostgreSQL only: the trigram indexes that make the output search fast (name: column).
+# Migration 0008 makes them on an upgraded database, ensure_search_indexes() on a fresh
+# one; they stay out of the models so that SQLite never indexes megabytes of text, and
+# the schema comparison (tests/e2e/test_migrations.py, migrations/env.py) leaves them be.
+TRIGRAM_INDEXES = {"ix_taskpulse_task_runs_output_trgm": "output",
+                   "ix_taskpulse_task_runs_error_trgm": "error"}
 
 
 def alembic_config() -> AlembicConfig:
@@ -68,6 +74,8 @@ def upgrade(revision: str = "head") -> tuple[str | None, str | None]:
     before = current_revision()
     if before is None and revision == "head" and _has_no_taskpulse_tables():
         db.create_all()
+        with db.engine.begin() as connection:
+            ensure_search_indexes(connection)
         command.stamp(config, "head")
     command.upgrade(config, revision)
     return before, current_revision()
@@ -76,3 +84,23 @@ def upgrade(revision: str = "head") -> tuple[str | None, str | None]:
 def downgrade(revision: str) -> None:
     """Downgrade the schema to ``revision`` (for trying a release and going back)."""
     command.downgrade(alembic_config(), revision)
+
+
+def ensure_search_indexes(connection: sa.Connection) -> bool:
+    """On PostgreSQL, make the ``pg_trgm`` extension (``IF NOT EXISTS``) and the
+    :data:`TRIGRAM_INDEXES`; True when they exist afterwards. Without the extension (the
+    contrib package missing, or a role that may not create it) the search still works,
+    as a scan: this logs a warning and returns False. Elsewhere a no-op (False)."""
+    if connection.dialect.name != "postgresql":
+        return False
+    try:
+        with connection.begin_nested():
+            connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+    except sa.exc.DBAPIError as exc:
+        log.warning("output search without its index: cannot create extension pg_trgm (%s)",
+                    str(exc.orig).strip().splitlines()[0])
+        return False
+    for name, column in TRIGRAM_INDEXES.items():
+        connection.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {name} ON taskpulse_task_runs "
+                                   f"USING gin ({column} gin_trgm_ops)"))
+    return True

@@ -80,9 +80,12 @@ def _blueprint(state: Mounted) -> Blueprint:
         alerts_api,  # noqa: F401  (its import adds the alerts routes to api.bp)
         api,
         auth_pages,
+        openapi,  # noqa: F401  (adds GET /api/openapi.json to api.bp)
+        openapi_docs,  # noqa: F401  (adds the /docs/api page to pages.bp)
         outage,
         pages,
         probes,
+        search_api,  # noqa: F401  (its import adds GET /api/runs/search to api.bp)
         secrets_api,  # noqa: F401  (its import adds the secrets routes to api.bp)
     )
 

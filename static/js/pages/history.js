@@ -12,6 +12,7 @@ import { el, showInstant } from '../ui/dom.js';
 import { charted, createDurationChart } from '../ui/duration_chart.js';
 import { flash } from '../ui/flash.js';
 import { formatDuration } from '../ui/format.js';
+import { mountOutputSearch } from '../ui/output_search.js';
 import { attemptText, createProgress, isProgressReport, RATED, renderProgress, runUrl, setBadge } from '../ui/runs.js';
 import { showToast } from '../ui/toast.js';
 
@@ -301,3 +302,4 @@ olderButton.addEventListener('click', () => {
 });
 startChart();
 start();
+mountOutputSearch(document.querySelector('[data-testid="output-search"]'), apiRequest);

@@ -8,6 +8,7 @@ import { runOrder } from '../live/run_order.js';
 import { createConnectionIndicator } from '../ui/connection_indicator.js';
 import { showInstant } from '../ui/dom.js';
 import { elapsedText, formatDuration, parseIso } from '../ui/format.js';
+import { createLineHighlighter, queryFromLocation } from '../ui/output_search.js';
 import {
   attemptText,
   isActive,
@@ -134,6 +135,7 @@ let shownLines = 0;
 let following = true;
 let unseen = 0; // lines added while not following
 let complete = false;
+const highlighter = createLineHighlighter(queryFromLocation(window.location.search));
 
 function renderFollow() {
   followButton.dataset.following = following ? '1' : '0';
@@ -220,6 +222,7 @@ function appendLines(lines) {
   }
   if (stick) scrollToEnd();
   else unseen += count;
+  if (highlighter.scan(logBox)) setFollowing(false); // opened from a search: ?q=
   renderCount();
   renderFollow();
 }

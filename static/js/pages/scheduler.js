@@ -28,6 +28,7 @@ import {
   upsertTask,
 } from '../ui/table/rows.js';
 import { getTask, markChanged } from '../ui/table/task_store.js';
+import { mountOutputSearch } from '../ui/output_search.js';
 import { openRunWith } from '../ui/run_with.js';
 import { createTaskDialog } from '../ui/task_dialog.js';
 import { showToast } from '../ui/toast.js';
@@ -287,3 +288,4 @@ tickRelativeTimes();
 // Local re-render of "x min ago" texts; it makes no network call.
 setInterval(tickRelativeTimes, RELATIVE_TIME_TICK_MS);
 startLive();
+mountOutputSearch(document.querySelector('[data-testid="output-search"]'), apiRequest);
