@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -37,28 +35,6 @@ ROUNDS = 4
 # The longest TTL a key may have: a failed run's RQ job (7 days, so `rq info` lists it
 # for a week) and a run's process record's backstop (8 days). Longer is as good as none.
 MAX_TTL = 8 * 24 * 3600
-
-
-class Receiver:
-    """An HTTP endpoint for Apprise's ``json://``: counts the deliveries it got."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.count += 1
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture(scope="module")
@@ -148,49 +124,45 @@ def settle(system, tasks: dict[str, dict]) -> None:
                30, interval=0.2, what="every delivery to be sent or failed")
 
 
-def test_every_key_has_a_ttl_or_a_documented_bound(system, redis_server, unique_name):
+def test_every_key_has_a_ttl_or_a_documented_bound(system, redis_server, receiver, unique_name):
     stack = system.stack
-    receiver = Receiver()
-    try:
-        channels = [
-            stack.api("POST", "/channels", json={"name": f"{unique_name}-hook",
-                                                  "url": f"json://127.0.0.1:{receiver.port}/hook"}).json(),
-            # Nothing listens there: each delivery is refused, retried once, then failed.
-            stack.api("POST", "/channels", json={"name": f"{unique_name}-closed",
-                                                  "url": f"json://127.0.0.1:{free_port()}/x"}).json(),
-        ]
-        notify = {"channels": [channels[0]["name"]], "on": ["failure", "recovery"], "after_failures": 1}
-        tasks = {
-            **{f"ok-{x}": system.create_task(f"{unique_name}-ok-{x}", "true") for x in "abc"},
-            "output": system.create_task(f"{unique_name}-output", "for i in 1 2 3 4 5; do echo line $i; done"),
-            **{f"fail-{x}": system.create_task(f"{unique_name}-fail-{x}", "exit 2", notify=notify) for x in "ab"},
-            "python": system.create_task(f"{unique_name}-python", kind="python",
-                                         config={"callable": "worker.examples:count_primes",
-                                                 "kwargs": {"limit": 100}}),
-            "retried": system.create_task(f"{unique_name}-retried", "exit 1",
-                                          retries={"max": 1, "backoff": [1]}),
-            "slow": system.create_task(f"{unique_name}-slow", "sleep 30"),
-            "tick": system.create_task(f"{unique_name}-tick", schedule={"type": "interval", "seconds": 1}),
-        }
-        client = redis_server.client()
-        one_round(system, tasks, channels, 0)
-        first = quiet_keys(system, tasks, client)
-        assert unbounded(client, first) == []
-        for number in range(1, ROUNDS):
-            one_round(system, tasks, channels, number)
-        runs = sum(len(system.runs(task["id"])) for task in tasks.values())
-        assert runs >= 30, runs
-        assert receiver.count >= ROUNDS
-        later = quiet_keys(system, tasks, client)
-        print(f"\n{runs} runs, {len(later)} keys without a TTL: {sorted(later)}")
-        shapes = key_shapes(client)
-        for shape, (count, longest) in sorted(shapes.items()):
-            print(f"  {shape}: {count} key(s), longest TTL {longest} s")
-        assert {s: t for s, (_, t) in shapes.items() if t > MAX_TTL} == {}
-        assert unbounded(client, later) == []
-        # Four times the runs, no more keys without a TTL: none is per run or delivery
-        # (a queue or a registry may appear once something first waits in it).
-        grown = {k for k in set(later) - set(first) if not k.startswith(("rq:queue:", "rq:scheduled:"))}
-        assert grown == set(), sorted(grown)
-    finally:
-        receiver.server.shutdown()
+    channels = [
+        stack.api("POST", "/channels", json={"name": f"{unique_name}-hook",
+                                              "url": f"json://127.0.0.1:{receiver.port}/hook"}).json(),
+        # Nothing listens there: each delivery is refused, retried once, then failed.
+        stack.api("POST", "/channels", json={"name": f"{unique_name}-closed",
+                                              "url": f"json://127.0.0.1:{free_port()}/x"}).json(),
+    ]
+    notify = {"channels": [channels[0]["name"]], "on": ["failure", "recovery"], "after_failures": 1}
+    tasks = {
+        **{f"ok-{x}": system.create_task(f"{unique_name}-ok-{x}", "true") for x in "abc"},
+        "output": system.create_task(f"{unique_name}-output", "for i in 1 2 3 4 5; do echo line $i; done"),
+        **{f"fail-{x}": system.create_task(f"{unique_name}-fail-{x}", "exit 2", notify=notify) for x in "ab"},
+        "python": system.create_task(f"{unique_name}-python", kind="python",
+                                     config={"callable": "worker.examples:count_primes",
+                                             "kwargs": {"limit": 100}}),
+        "retried": system.create_task(f"{unique_name}-retried", "exit 1",
+                                      retries={"max": 1, "backoff": [1]}),
+        "slow": system.create_task(f"{unique_name}-slow", "sleep 30"),
+        "tick": system.create_task(f"{unique_name}-tick", schedule={"type": "interval", "seconds": 1}),
+    }
+    client = redis_server.client()
+    one_round(system, tasks, channels, 0)
+    first = quiet_keys(system, tasks, client)
+    assert unbounded(client, first) == []
+    for number in range(1, ROUNDS):
+        one_round(system, tasks, channels, number)
+    runs = sum(len(system.runs(task["id"])) for task in tasks.values())
+    assert runs >= 30, runs
+    assert len(receiver.on("/hook")) >= ROUNDS
+    later = quiet_keys(system, tasks, client)
+    print(f"\n{runs} runs, {len(later)} keys without a TTL: {sorted(later)}")
+    shapes = key_shapes(client)
+    for shape, (count, longest) in sorted(shapes.items()):
+        print(f"  {shape}: {count} key(s), longest TTL {longest} s")
+    assert {s: t for s, (_, t) in shapes.items() if t > MAX_TTL} == {}
+    assert unbounded(client, later) == []
+    # Four times the runs, no more keys without a TTL: none is per run or delivery
+    # (a queue or a registry may appear once something first waits in it).
+    grown = {k for k in set(later) - set(first) if not k.startswith(("rq:queue:", "rq:scheduled:"))}
+    assert grown == set(), sorted(grown)
