@@ -23,9 +23,10 @@ ADDED_TABLES = {"taskpulse_channels", "taskpulse_notifications", "taskpulse_run_
                 "taskpulse_run_histograms", "taskpulse_secrets"}
 NEW_TABLES = {"taskpulse_" + t for t in OLD_TABLES} | ADDED_TABLES
 OLD_TOKEN = "tok-from-the-first-release"
-# The newest revision in migrations/versions (0008: the output search's trigram indexes,
+# The newest revision in migrations/versions (0009: queues, chains and groups, after 0008:
+# the output search's trigram indexes,
 # after 0007: params and secrets, after 0006: the metrics rollup, after 0005: alerts).
-HEAD = "0008"
+HEAD = "0009"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -21,6 +21,8 @@ CONTRACT_FIELDS = {
     "next_run_at", "last_status", "emitted_at",
     # Added by run control (issue 4): progress text and retry attempts.
     "progress_message", "attempt", "max_attempts", "next_attempt_at",
+    # Added by chains and concurrency groups (issue 17).
+    "parent_run_id", "waiting",
 }
 ISO_SECONDS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 ISO_MILLIS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

@@ -18,6 +18,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.core.alert_models import (  # noqa: F401  (re-exported: the tables live in their own module)
+    NOTIFICATION_STATUSES,
+    Channel,
+    Notification,
+    masked_url,
+)
 from webapp.core.extensions import db
 from webapp.core.secret_model import Secret  # noqa: F401  (re-exported: the table lives in its own module)
 from webapp.core.timeutil import iso, utcnow
@@ -25,7 +31,7 @@ from webapp.core.timeutil import iso, utcnow
 ACTIVE_STATUSES = ("queued", "running", "retrying")
 TERMINAL_STATUSES = ("success", "failed", "stopped", "canceled", "skipped")
 STATUSES = ACTIVE_STATUSES + TERMINAL_STATUSES
-TRIGGERS = ("manual", "schedule")
+TRIGGERS = ("manual", "schedule", "chain")
 # What a task is when the API, the CLI or the page's dialog leaves a field out: the
 # columns, the input validation and the dialog all read these.
 TASK_DEFAULTS: dict[str, Any] = {
@@ -40,7 +46,15 @@ TASK_DEFAULTS: dict[str, Any] = {
     "notify": None,
     "params": None,
     "env": None,
+    "queue": "taskpulse",
+    "tags": None,
+    "then": None,
 }
+
+# A queue name or a tag (a concurrency group): what `rq worker` and a YAML file can
+# carry without quoting.
+SLUG_PATTERN = r"[A-Za-z0-9_.-]{1,64}"
+CHAIN_WHEN = ("success", "failure", "always")
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 EventId = BigInteger().with_variant(Integer(), "sqlite")
@@ -73,6 +87,14 @@ class Task(db.Model):
     # environment (plain values, or {"secret": name}: never a secret's value).
     params: Mapped[list | None] = mapped_column(JSON, nullable=True)
     env: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # Queues, chains, groups (migration 0009): the RQ queue its runs go to, its tags
+    # (concurrency groups), and the tasks to start when a run ends
+    # ([{"task": name, "when": "success"|"failure"|"always"}]).
+    queue: Mapped[str] = mapped_column(String(64), nullable=False, default=TASK_DEFAULTS["queue"],
+                                       server_default=TASK_DEFAULTS["queue"])
+    tags: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    # (Column "then_tasks": THEN is an SQL keyword.)
+    then: Mapped[list | None] = mapped_column("then_tasks", JSON, nullable=True)
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_status: Mapped[str | None] = mapped_column(String(20))
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -104,6 +126,9 @@ class Task(db.Model):
             "notify": self.notify,
             "params": self.params,
             "env": self.env,
+            "queue": self.queue,
+            "tags": self.tags or [],
+            "then": self.then or [],
             "last_run_at": iso(self.last_run_at),
             "last_status": self.last_status,
             "last_error": self.last_error,
@@ -165,6 +190,10 @@ class TaskRun(db.Model):
     # secret ones as a Fernet token only the worker opens (webapp.secrets.vault).
     params: Mapped[dict | None] = mapped_column(JSON)
     secret_params: Mapped[str | None] = mapped_column(Text)
+    # The run whose end started this one (trigger "chain"), and why a queued run waits
+    # with its job off the queue (a full concurrency group; null when it does not wait).
+    parent_run_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    waiting: Mapped[str | None] = mapped_column(String(200))
 
     task: Mapped[Task] = relationship(back_populates="runs")
 
@@ -190,6 +219,8 @@ class TaskRun(db.Model):
             "progress_message": self.progress_message,
             "worker": self.worker_name,
             "params": self.params,
+            "parent_run_id": self.parent_run_id,
+            "waiting": self.waiting,
         }
         if with_output:
             data["output"] = self.output
@@ -314,75 +345,3 @@ class AuditEntry(db.Model):
                 "action": self.action, "target_type": self.target_type,
                 "target_id": self.target_id, "target_name": self.target_name,
                 "changes": self.changes}
-
-
-def masked_url(url: str) -> str:
-    """``scheme://host/***``: what anyone may see of a channel URL. The host shows only
-    when it names a machine (a dot or an IP): many Apprise schemes put a token where a
-    host would be (``tgram://<bot token>/...``, ``discord://<webhook id>/...``)."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        scheme, host = parts.scheme or "?", parts.hostname or ""
-    except ValueError:
-        return "?://***"
-    if "." not in host and host != "localhost":
-        host = "***"
-    return f"{scheme}://{host}/***"
-
-
-class Channel(db.Model):
-    """Where alerts go: an Apprise URL. The URL is a secret: only :func:`to_dict`'s
-    masked form (scheme and host) ever leaves the server."""
-
-    __tablename__ = "taskpulse_channels"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
-    url: Mapped[str] = mapped_column(Text, nullable=False)
-    enabled: Mapped[bool] = mapped_column(nullable=False, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The channel as the API, the CLI and the page show it (the URL masked)."""
-        return {"id": self.id, "name": self.name, "url": masked_url(self.url),
-                "enabled": self.enabled}
-
-
-NOTIFICATION_STATUSES = ("pending", "sent", "failed")
-
-
-class Notification(db.Model):
-    """One alert in the outbox, from pending to sent or failed (webapp.alerts)."""
-
-    __tablename__ = "taskpulse_notifications"
-    __table_args__ = {"sqlite_autoincrement": True}
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    task_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    run_id: Mapped[int | None] = mapped_column(Integer)
-    channel: Mapped[str] = mapped_column(String(80), nullable=False, index=True)
-    kind: Mapped[str] = mapped_column(String(20), nullable=False)
-    title: Mapped[str] = mapped_column(String(300), nullable=False)
-    body: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The same alert is written once whichever process notices it first: the key names
-    # the alert (kind, task, run or due instant, channel) and the database refuses a twin.
-    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    # Over the channel's cap: not sent on its own, but in the summary row ``folded_into``.
-    held: Mapped[bool] = mapped_column(nullable=False, default=False)
-    folded_into: Mapped[int | None] = mapped_column(Integer)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The row as ``GET /api/notifications`` and ``notification`` events show it."""
-        return {"id": self.id, "task_id": self.task_id, "run_id": self.run_id,
-                "channel": self.channel, "kind": self.kind, "title": self.title,
-                "body": self.body, "status": self.status, "attempts": self.attempts,
-                "error": self.error, "created_at": iso(self.created_at, millis=True),
-                "sent_at": iso(self.sent_at, millis=True), "held": self.held,
-                "folded_into": self.folded_into}

@@ -61,6 +61,8 @@ def build_payload(seq: int, task: Task, run: TaskRun) -> dict[str, Any]:
         "finished_at": iso(run.finished_at),
         "duration_ms": run.duration_ms,
         "error": run.error,
+        "parent_run_id": run.parent_run_id,
+        "waiting": run.waiting,
         "last_run_at": iso(task.last_run_at),
         "next_run_at": iso(task.next_run_at),
         "last_status": task.last_status,

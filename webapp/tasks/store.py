@@ -13,6 +13,7 @@ from webapp.core.models import Task
 from webapp.core.timeutil import utcnow
 from webapp.live import events, snapshot
 from webapp.scheduling.cron import next_fire
+from webapp.tasks import links
 from webapp.tasks.validation import WRITABLE, clean_task
 
 
@@ -61,6 +62,7 @@ def create_task(data: Any, actor: str = "system") -> Task:
     fields = clean_task(data)
     if db.session.execute(select(Task.id).where(Task.name == fields["name"])).first():
         raise Conflict(f"a task named {fields['name']!r} already exists", "name")
+    links.check_task_then(fields["name"], fields["then"])
     task = Task()
     _apply(task, fields)
     db.session.add(task)
@@ -85,6 +87,8 @@ def update_task(task_id: int, data: Any, actor: str = "system") -> Task:
     ).first()
     if clash:
         raise Conflict(f"a task named {fields['name']!r} already exists", "name")
+    links.check_task_then(fields["name"], fields["then"], old_name=task.name)
+    renamed = [] if fields["name"] == task.name else links.rename_references(task.name, fields["name"])
     _apply(task, fields)
     changes = audit.diff(current, _editable(task))
     entry = None
@@ -97,12 +101,18 @@ def update_task(task_id: int, data: Any, actor: str = "system") -> Task:
     if entry is not None:
         audit.publish(entry)
         _announce("updated", task.id)
+    for other in renamed:  # their "then" now names the task by its new name
+        _announce("updated", other.id)
     return task
 
 
 def delete_task(task_id: int, actor: str = "system") -> None:
-    """Delete a task and its runs (its events stay in the log). Raises NotFound."""
+    """Delete a task and its runs (its events stay in the log).
+
+    Raises NotFound, or Conflict naming the tasks whose ``then`` starts this one.
+    """
     task = get_task(task_id)
+    links.refuse_delete_if_chained(task.name)
     entry = audit.record(actor, "delete", "task", task.id, task.name, audit.diff(_editable(task), {}))
     db.session.delete(task)
     db.session.commit()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from typing import Any, Callable
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from webapp.core.errors import ValidationError
 from webapp.core.extensions import db
-from webapp.core.models import TASK_DEFAULTS, Channel
+from webapp.core.models import CHAIN_WHEN, SLUG_PATTERN, TASK_DEFAULTS, Channel
 from webapp.core.timeutil import parse_iso, utcnow
 from webapp.runs.switches import callable_problem, defined_functions
 from webapp.scheduling.cron import validate_schedule, zone
@@ -24,7 +25,11 @@ MAX_TIMEOUT = 7 * 24 * 3600
 WRITABLE = (
     "name", "kind", "config", "description", "schedule", "timezone",
     "enabled", "timeout", "retries", "overlap", "misfire", "notify", "params", "env",
+    "queue", "tags", "then",
 )
+SLUG = re.compile(SLUG_PATTERN)
+MAX_TAGS = 20
+MAX_THEN = 20
 ALERT_KINDS = ("failure", "recovery", "late", "overrun", "success")
 NOTIFY_KEYS = ("channels", "on", "after_failures", "late_after", "max_runtime")
 DEFAULTS = TASK_DEFAULTS
@@ -151,6 +156,47 @@ def _notify(value: Any) -> dict | None:
     }
 
 
+def slug(value: Any, field: str) -> str:
+    """A queue name or a tag: ``[A-Za-z0-9_.-]{1,64}``, or a ValidationError on ``field``."""
+    if not isinstance(value, str) or not SLUG.fullmatch(value):
+        raise ValidationError("must be 1 to 64 letters, digits, '_', '.' or '-'", field)
+    return value
+
+
+def _tags(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_TAGS:
+        raise ValidationError(f"must be a list of at most {MAX_TAGS} tags", "tags")
+    tags = list(dict.fromkeys(slug(tag, "tags") for tag in value))
+    return tags or None
+
+
+def _then(value: Any) -> list[dict[str, str]] | None:
+    """The shape of a chain list; which names exist, and cycles, are checked by
+    :mod:`webapp.tasks.links` against the other tasks."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_THEN:
+        raise ValidationError(f"must be a list of at most {MAX_THEN} {{\"task\", \"when\"}} entries", "then")
+    out: list[dict[str, str]] = []
+    for entry in value:
+        if isinstance(entry, str):  # shorthand: a name alone means "when": "success"
+            entry = {"task": entry}
+        if not isinstance(entry, dict) or set(entry) - {"task", "when"}:
+            raise ValidationError('each entry must be {"task": "<name>", "when": "success"|"failure"|"always"}', "then")
+        name = entry.get("task")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise ValidationError("must name a task", "then.task")
+        when = entry.get("when", "success")
+        if when not in CHAIN_WHEN:
+            raise ValidationError(f"must be one of {', '.join(CHAIN_WHEN)}", "then.when")
+        item = {"task": name.strip(), "when": when}
+        if item not in out:
+            out.append(item)
+    return out or None
+
+
 def clean_task(data: Any, existing: dict | None = None) -> dict[str, Any]:
     """Validate a create (``existing`` None) or a partial update of a task.
 
@@ -220,4 +266,10 @@ def clean_task(data: Any, existing: dict | None = None) -> dict[str, Any]:
         out["env"] = merged.get("env")
     else:
         out["env"] = clean_env(merged.get("env"))
+    queue = merged.get("queue")
+    if existing is None and "queue" not in data or queue is None:
+        queue = current_app.config["RQ_QUEUE"]
+    out["queue"] = slug(queue, "queue")
+    out["tags"] = _tags(merged.get("tags"))
+    out["then"] = _then(merged.get("then"))
     return out

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.core.models import NOTIFICATION_STATUSES, ROLES, STATUSES, TRIGGERS
+from webapp.core.models import (
+    CHAIN_WHEN,
+    NOTIFICATION_STATUSES,
+    ROLES,
+    SLUG_PATTERN,
+    STATUSES,
+    TRIGGERS,
+)
 
 ALERT_KINDS = ["failure", "recovery", "late", "overrun", "success"]
 
@@ -82,6 +89,14 @@ TASK_FIELDS: dict[str, Any] = {
     }, required=["name", "type"]), "description": "typed parameters of Run Now (design.md)"},
     "env": {"type": ["object", "null"], "description": 'variables for the job: strings or {"secret": "<name>"}',
             "additionalProperties": {"oneOf": [STRING, obj({"secret": STRING}, required=["secret"])]}},
+    "queue": {"type": "string", "pattern": f"^{SLUG_PATTERN}$", "default": "taskpulse",
+              "description": "the RQ queue its runs go to (workers name the queues they serve)"},
+    "tags": {"type": ["array", "null"], "maxItems": 20, "items": {"type": "string", "pattern": f"^{SLUG_PATTERN}$"},
+             "description": "concurrency groups (limits: PUT /api/settings/concurrency)"},
+    "then": {"type": ["array", "null"], "maxItems": 20, "items": obj({
+        "task": {"type": "string", "description": "a task's name"},
+        "when": {"type": "string", "enum": list(CHAIN_WHEN), "default": "success"},
+    }, required=["task"]), "description": "tasks started (trigger chain) when a run ends; no cycles"},
 }
 READ_ONLY_TASK = {"id": INTEGER, "last_run_at": MAYBE_INSTANT, "last_status": {"type": ["string", "null"]},
                   "last_error": MAYBE_STRING, "next_run_at": MAYBE_INSTANT, "created_at": INSTANT,
@@ -95,6 +110,8 @@ RUN_FIELDS: dict[str, Any] = {
     "scheduled_for": MAYBE_INSTANT, "attempt": INTEGER, "max_attempts": INTEGER,
     "next_attempt_at": MAYBE_INSTANT, "progress_message": MAYBE_STRING, "worker": MAYBE_STRING,
     "params": {"type": ["object", "null"], "description": 'the values it ran with (secret ones as "***")'},
+    "parent_run_id": {"type": ["integer", "null"], "description": "the run whose end started it (trigger chain)"},
+    "waiting": {"type": ["string", "null"], "description": "why a queued run waits (a full concurrency group)"},
 }
 
 SCHEMAS: dict[str, Any] = {
