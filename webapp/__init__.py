@@ -12,7 +12,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the standalone Flask app. Only wires: no database work, no network."""
     from flask_migrate import Migrate
 
-    from webapp import alerts, cli
+    from webapp import alerts, cli, scheduling
     from webapp.access import headers
     from webapp.core import schema
     from webapp.core.extensions import db
@@ -38,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     headers.install(app)
     headers.trust_proxies(app)
     cli.register(app)
+    scheduling.install()
     alerts.install()
     # Flask-Migrate's commands (`flask --app wsgi migrations ...`) are for writing new
     # revisions; operators use `db upgrade`, which also adopts pre-migration databases.

@@ -108,6 +108,8 @@ class TaskpulseWorker(Worker):
         # Beat while a job runs often enough for the lost-run sweep (RQ's default is 30 s).
         interval = kwargs.get("job_monitoring_interval") or liveness.BEAT_SECONDS
         kwargs["job_monitoring_interval"] = min(int(interval), liveness.BEAT_SECONDS)
+        # ... and while idle, so that pages know within seconds which queues have a worker.
+        kwargs["worker_ttl"] = min(int(kwargs.get("worker_ttl") or liveness.WORKER_TTL), liveness.WORKER_TTL)
         maintenance = kwargs.get("maintenance_interval") or MAINTENANCE_SECONDS
         kwargs["maintenance_interval"] = min(int(maintenance), MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)

@@ -54,7 +54,8 @@ def _ok(url: str) -> bool:
         return False
 
 
-@pytest.mark.parametrize("unit", ["taskpulse-web.service", "taskpulse-worker@.service", "taskpulse-scheduler.service"])
+@pytest.mark.parametrize("unit", ["taskpulse-web.service", "taskpulse-worker@.service", "taskpulse-queue@.service",
+                                  "taskpulse-scheduler.service"])
 def test_systemd_units_verify(unit, tmp_path):
     analyze = shutil.which("systemd-analyze")
     assert analyze, "systemd-analyze (Debian's systemd package) is needed to check the units"

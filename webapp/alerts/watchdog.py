@@ -1,6 +1,6 @@
 """The watchdog: a loop in every web process that writes late and overrun alerts, shows
-each watched task's badge live, and re-queues outbox rows whose delivery never got
-queued.
+each watched task's badge live, tells pages which run queues have a live worker
+(``worker_queues``), and re-queues outbox rows whose delivery never got queued.
 
 It runs in the web process, not the scheduler, so a dead scheduler or an idle worker
 pool is noticed. Several web processes run it together; each alert's key (task and
@@ -23,7 +23,8 @@ from webapp.core.db_retry import LoopErrors
 from webapp.core.extensions import db, socketio
 from webapp.core.timeutil import as_utc, iso, utcnow
 from webapp.live import events
-from webapp.live.names import ALL_TASKS_ROOM, TASK_ALERTS
+from webapp.live.names import ALL_TASKS_ROOM, TASK_ALERTS, WORKER_QUEUES
+from webapp.runs import pools
 from webapp.scheduling import pause
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,10 @@ def tick(state: dict[str, Any]) -> dict[int, str]:
     if marks != state.get("badges"):
         state["badges"] = marks
         publish_badges(marks)
+    queues = pools.queue_report()
+    if queues is not None and queues != state.get("queues"):
+        state["queues"] = queues
+        events.emit(WORKER_QUEUES, {"queues": queues}, ALL_TASKS_ROOM, about="worker queues", local=True)
     return marks
 
 

@@ -15,6 +15,7 @@ def register(app: Flask, under: str | None = None) -> None:
     from webapp.cli.channels import channels_cli
     from webapp.cli.db import db_cli
     from webapp.cli.events import events_cli
+    from webapp.cli.groups import groups_cli
     from webapp.cli.notifications import notifications_cli
     from webapp.cli.runs import runs_cli
     from webapp.cli.scheduler import scheduler_cli
@@ -23,7 +24,7 @@ def register(app: Flask, under: str | None = None) -> None:
     from webapp.cli.users import users_cli
 
     groups = (scheduler_cli, users_cli, db_cli, tasks_cli, events_cli, runs_cli,
-              channels_cli, notifications_cli, secrets_cli)
+              channels_cli, notifications_cli, secrets_cli, groups_cli)
     if under is None:
         for group in groups:
             app.cli.add_command(group)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 from webapp.core.redis_urls import limiter_storage
@@ -13,6 +15,28 @@ ROOT = Path(__file__).resolve().parents[2]  # the checkout: webapp/core/config.p
 def _default_database_url() -> str:
     instance = ROOT / "instance"
     return f"sqlite:///{instance / 'taskpulse.db'}"
+
+
+# A queue name or a tag (a concurrency group): what `rq worker` and a YAML file can
+# carry without quoting.
+SLUG_PATTERN = r"[A-Za-z0-9_.-]{1,64}"
+DEFAULT_QUEUE = "taskpulse"
+
+
+def worker_queues(env: Mapping[str, str] | None = None) -> list[str]:
+    """The queues a worker serves: ``TASKPULSE_WORKER_QUEUES`` (names separated by
+    commas or spaces, in the order RQ should look at them), else ``TASKPULSE_QUEUE``.
+
+    Raises:
+        ValueError: a name outside ``[A-Za-z0-9_.-]{1,64}``, with the name.
+    """
+    env = os.environ if env is None else env
+    names = [name for name in re.split(r"[,\s]+", env.get("TASKPULSE_WORKER_QUEUES", "")) if name]
+    for name in names:
+        if not re.fullmatch(SLUG_PATTERN, name):
+            raise ValueError(f"TASKPULSE_WORKER_QUEUES: {name[:80]!r} is not a queue name "
+                             "(1 to 64 letters, digits, '_', '.' or '-')")
+    return list(dict.fromkeys(names)) or [env.get("TASKPULSE_QUEUE", DEFAULT_QUEUE)]
 
 
 def _proxy_hops(text: str) -> int:
@@ -41,7 +65,7 @@ class Config:
         origins = env.get("CORS_ALLOWED_ORIGINS", "").strip()
         # None means "same origin only" to python-engineio; never '*' or [].
         self.CORS_ALLOWED_ORIGINS = [o.strip() for o in origins.split(",") if o.strip()] or None
-        self.RQ_QUEUE = env.get("TASKPULSE_QUEUE", "taskpulse")
+        self.RQ_QUEUE = env.get("TASKPULSE_QUEUE", DEFAULT_QUEUE)
         # Alerts (webapp.alerts): deliveries have a queue of their own, so a busy run
         # queue never delays them; a channel sends at most ALERT_CAP messages in
         # ALERT_WINDOW seconds (more are folded into one summary); a refused delivery

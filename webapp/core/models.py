@@ -24,6 +24,7 @@ from webapp.core.alert_models import (  # noqa: F401  (re-exported: the tables l
     Notification,
     masked_url,
 )
+from webapp.core.config import DEFAULT_QUEUE, SLUG_PATTERN  # noqa: F401  (SLUG_PATTERN re-exported)
 from webapp.core.extensions import db
 from webapp.core.secret_model import Secret  # noqa: F401  (re-exported: the table lives in its own module)
 from webapp.core.timeutil import iso, utcnow
@@ -46,14 +47,11 @@ TASK_DEFAULTS: dict[str, Any] = {
     "notify": None,
     "params": None,
     "env": None,
-    "queue": "taskpulse",
+    "queue": DEFAULT_QUEUE,
     "tags": None,
     "then": None,
 }
 
-# A queue name or a tag (a concurrency group): what `rq worker` and a YAML file can
-# carry without quoting.
-SLUG_PATTERN = r"[A-Za-z0-9_.-]{1,64}"
 CHAIN_WHEN = ("success", "failure", "always")
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.

@@ -21,6 +21,8 @@ RUN_OUTPUT = "run_output"          # lines of a run's live log
 AUDIT_ENTRY = "audit_entry"        # a new audit log entry (admins)
 NOTIFICATION = "notification"      # an outbox row was created or changed (operators, admins)
 TASK_ALERTS = "task_alerts"        # every watched task's alert badge (failing, late, overrunning)
+WORKER_QUEUES = "worker_queues"    # live workers per run queue (0: no worker serves it)
+CONCURRENCY = "concurrency"        # the concurrency limits per tag changed
 
 # Rooms.
 ALL_TASKS_ROOM = "tasks"

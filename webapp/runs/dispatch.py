@@ -21,6 +21,7 @@ from webapp.core.extensions import db
 from webapp.core.models import TERMINAL_STATUSES, Task, TaskRun
 from webapp.core.queries import active_runs
 from webapp.core.redis import redis_connection
+from webapp.core.timeutil import as_utc, utcnow
 from webapp.live import events
 from webapp.runs.liveness import worker_alive
 from webapp.runs.state import open_run, update_task_status
@@ -51,10 +52,11 @@ def job_exists(job_id: str, connection: Redis | None = None) -> bool:
     return Job.exists(job_id, connection=connection or redis_connection())
 
 
-def queue() -> Queue:
-    """Taskpulse's RQ queue, with RQ's JSON serializer (never pickle)."""
+def queue(name: str | None = None) -> Queue:
+    """An RQ queue of runs (a task's ``queue``; by default ``RQ_QUEUE``), with RQ's JSON
+    serializer (never pickle)."""
     return Queue(
-        current_app.config["RQ_QUEUE"],
+        name or current_app.config["RQ_QUEUE"],
         connection=redis_connection(),
         serializer=JSONSerializer,
     )
@@ -114,6 +116,25 @@ def queue_length() -> int:
     return queue().count
 
 
+def served_queues(stale_after: float) -> dict[str, int]:
+    """Live RQ workers per queue they serve, as ``rq info`` lists them: a worker whose
+    last heartbeat is older than ``stale_after`` seconds counts as gone (a SIGKILLed
+    worker stays registered until its key expires).
+
+    Raises:
+        RedisError: Redis is away.
+    """
+    now = utcnow()
+    served: dict[str, int] = {}
+    for worker in Worker.all(connection=redis_connection()):
+        beat = worker.last_heartbeat
+        if beat is None or (now - as_utc(beat)).total_seconds() > stale_after:
+            continue
+        for name in worker.queue_names():
+            served[name] = served.get(name, 0) + 1
+    return served
+
+
 def worker_count() -> int:
     """RQ workers registered on Redis, as ``rq info`` counts them (for ``/metrics`` and
     ``/readyz``).
@@ -165,10 +186,13 @@ def dispatch(task_id: int, trigger: str = "manual", params: Any = None) -> dict[
         raise Conflict(f"a run of this task is already {busy.status} (run {busy.id})")
     run, payload = open_run(task, trigger)
     run.params, run.secret_params = shown or None, sealed
-    run_id, job_id = run.id, run.job_id
+    run_id, job_id, waiting = run.id, run.job_id, run.waiting
     timeout, name = job_timeout(task), task.name
     db.session.commit()
     events.publish(payload)
+    if waiting is not None:  # a full concurrency group: webapp.runs.release queues it later
+        log.info("run %s: queued, %s", run_id, waiting)
+        return {"run_id": run_id, "job_id": job_id, "status": "queued", "waiting": waiting}
     refusal = enqueue_run(run_id, job_id, name, timeout)
     if refusal is not None:
         return {"run_id": run_id, "job_id": job_id, "status": "failed", "error": refusal}
@@ -199,8 +223,9 @@ def enqueue_run(run_id: int, job_id: str, task_name: str, timeout: int) -> str |
         update_task_status(run_id, "failed", error=refusal)
         return refusal
     retry = retry_for(run_id)
+    queue_name = run.task.queue if run is not None else None
     try:
-        queue().enqueue(
+        queue(queue_name).enqueue(
             JOB_FUNCTION,
             run_id,
             job_id=job_id,

@@ -8,6 +8,11 @@ from redis import Redis
 
 BEAT_SECONDS = 5       # how often a busy worker beats (its job monitoring interval)
 LIVENESS_TTL = 20      # a worker silent this long is gone
+# An idle worker beats every ``worker_ttl - 15`` s (RQ's dequeue timeout): Taskpulse's
+# worker caps its ttl so that an idle worker beats every 20 s, and a worker whose last
+# beat is older than SERVED_STALE_SECONDS no longer counts as serving its queues.
+WORKER_TTL = 35
+SERVED_STALE_SECONDS = WORKER_TTL - 15 + 10
 
 
 def liveness_key(worker_name: str) -> str:

@@ -13,7 +13,10 @@ from webapp.core.extensions import db
 from webapp.core.models import TERMINAL_STATUSES, Task, TaskRun
 from webapp.core.timeutil import as_utc, utcnow
 from webapp.live import events
-from webapp.runs import rollup  # noqa: F401  (registers the flush hook that counts runs for /metrics)
+from webapp.runs import (
+    groups,
+    rollup,  # noqa: F401  (registers the flush hook that counts runs for /metrics)
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +69,25 @@ def run_id_from_job_id(job_id: str | None) -> int | None:
 
 
 def open_run(task: Task, trigger: str, *, scheduled_for: datetime | None = None,
-             held: bool = False) -> tuple[TaskRun, dict[str, Any]]:
+             held: bool = False, parent_run_id: int | None = None) -> tuple[TaskRun, dict[str, Any]]:
     """Create a queued run and its event row in the current transaction (no commit).
 
     ``scheduled_for`` is the fire a scheduled run is for; ``held`` keeps its job off the
-    queue until the task's active run ends (overlap "queue").
+    queue until the task's active run ends (overlap "queue"); ``parent_run_id`` is the
+    run whose end started it (trigger ``chain``). A run whose concurrency group is full
+    comes back ``held`` too, with the reason in ``waiting``: the caller then leaves its
+    job off the queue (webapp.runs.release admits it later).
 
     Returns the run and the event payload to publish once the caller has committed.
     """
     now = utcnow()
     run = TaskRun(task=task, trigger=trigger, status="queued", queued_at=now,
                   scheduled_for=scheduled_for, held=held, attempt=1,
-                  max_attempts=max_attempts_of(task))
+                  max_attempts=max_attempts_of(task), parent_run_id=parent_run_id)
     db.session.add(run)
     db.session.flush()
     run.job_id = job_id_for(run.id)
+    groups.hold_if_full(task, run)
     task.last_run_at = now
     task.last_status = "queued"
     event = events.record(task, run)
@@ -93,8 +100,8 @@ def max_attempts_of(task: Task) -> int:
     return 1 + int(retries.get("max") or 0)
 
 
-def record_skipped_run(task: Task, trigger: str, reason: str, *,
-                       scheduled_for: datetime | None = None) -> tuple[TaskRun, dict[str, Any]]:
+def record_skipped_run(task: Task, trigger: str, reason: str, *, scheduled_for: datetime | None = None,
+                       parent_run_id: int | None = None) -> tuple[TaskRun, dict[str, Any]]:
     """Create a run that is ``skipped`` from the start (a fire that did not run, e.g.
     because a run is still active) and its event row, in the current transaction.
 
@@ -103,7 +110,8 @@ def record_skipped_run(task: Task, trigger: str, reason: str, *,
     """
     now = utcnow()
     run = TaskRun(task=task, trigger=trigger, status="skipped", queued_at=now,
-                  finished_at=now, error=reason, scheduled_for=scheduled_for)
+                  finished_at=now, error=reason, scheduled_for=scheduled_for,
+                  parent_run_id=parent_run_id)
     db.session.add(run)
     db.session.flush()
     run.job_id = job_id_for(run.id)
@@ -152,6 +160,8 @@ def update_task_status(
     task = run.task
     previous = run.status
     run.status = status
+    if status != "queued":
+        run.waiting = None  # it no longer waits for a slot
     if status == "running" and not progress_report:
         if previous != "retrying" or run.started_at is None:
             run.started_at = now  # a run's start is its first attempt's

@@ -23,12 +23,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.core.errors import QueueUnavailable
 from webapp.core.extensions import db
-from webapp.core.models import ACTIVE_STATUSES, Task, TaskRun
+from webapp.core.models import Task
 from webapp.core.queries import active_runs
 from webapp.core.timeutil import as_utc, iso
 from webapp.live import events, snapshot
 from webapp.runs.dispatch import enqueue_run, job_timeout
-from webapp.runs.state import job_id_for, open_run, record_skipped_run
+from webapp.runs.release import release_held
+from webapp.runs.state import open_run, record_skipped_run
 from webapp.scheduling.misfire import DEFAULT_GRACE_SECONDS, ON_TIME_SECONDS, plan_fire
 from webapp.secrets.params import default_values
 
@@ -103,11 +104,14 @@ def fire_task(task_id: int, now: datetime, settings: FireSettings | None = None,
     if plan.missed:
         log.info("task %s: missed fires from %s; one run for %s (%s)", task_id, iso(due_at),
                  iso(plan.fire_at), task.misfire)
-    return _fire(task, plan.fire_at)
+    return start_run(task, plan.fire_at)
 
 
-def _fire(task: Task, fire_at: datetime) -> str:
-    """Create the fire's run under the overlap policy, commit, publish, enqueue."""
+def start_run(task: Task, fire_at: datetime | None, trigger: str = TRIGGER,
+              parent_run_id: int | None = None) -> str:
+    """Create a run of ``task`` (row-locked by the caller) under its overlap policy,
+    commit, publish, enqueue: a scheduled fire (``fire_at``) or a chained start
+    (trigger ``chain``, ``parent_run_id``). Returns what :func:`fire_task` does."""
     active = active_runs(task.id)
     reason, held = None, False
     if active and task.overlap == "skip":
@@ -121,11 +125,13 @@ def _fire(task: Task, fire_at: datetime) -> str:
     task_id, timeout, name = task.id, job_timeout(task), task.name
     try:
         if reason is not None:
-            run, payload = record_skipped_run(task, TRIGGER, reason, scheduled_for=fire_at)
+            run, payload = record_skipped_run(task, trigger, reason, scheduled_for=fire_at,
+                                              parent_run_id=parent_run_id)
         else:
-            run, payload = open_run(task, TRIGGER, scheduled_for=fire_at, held=held)
-            run.params = default_values(task.params)  # scheduled runs use the defaults
-        run_id, job_id = run.id, run.job_id
+            run, payload = open_run(task, trigger, scheduled_for=fire_at, held=held,
+                                    parent_run_id=parent_run_id)
+            run.params = default_values(task.params)  # scheduled and chained runs use the defaults
+        run_id, job_id, waiting = run.id, run.job_id, run.waiting
         db.session.commit()
     except IntegrityError:  # this fire already has its run (the insert's flush): never double it
         db.session.rollback()
@@ -139,49 +145,19 @@ def _fire(task: Task, fire_at: datetime) -> str:
         log.info("run %s: task %s fire at %s held behind run %s", run_id, task_id,
                  iso(fire_at), active[-1].id)
         return "held"
+    if waiting is not None:
+        log.info("run %s: task %s %s", run_id, task_id, waiting)
+        return "held"
     try:
         if enqueue_run(run_id, job_id, name, timeout) is not None:
             return "refused"  # a switch is off: the run ended failed, and says why
     except QueueUnavailable:  # the run is already marked failed, and says why
         return "queue_unavailable"
-    log.info("run %s: queued as %s for task %s fire at %s", run_id, job_id, task_id, iso(fire_at))
+    log.info("run %s: queued as %s for task %s (%s%s)", run_id, job_id, task_id, trigger,
+             f" of run {parent_run_id}" if parent_run_id else f" at {iso(fire_at)}")
     return "queued"
 
 
 def release_held_runs() -> int:
-    """Enqueue each held run whose task has no other active run; return how many."""
-    held = db.session.execute(
-        select(TaskRun.id, TaskRun.task_id)
-        .where(TaskRun.held.is_(True), TaskRun.status == "queued")
-        .order_by(TaskRun.id)
-    ).all()
-    released = 0
-    for run_id, task_id in held:
-        blocking = db.session.execute(
-            select(TaskRun.id).where(
-                TaskRun.task_id == task_id, TaskRun.id != run_id,
-                TaskRun.status.in_(ACTIVE_STATUSES), TaskRun.held.is_(False),
-            ).limit(1)
-        ).scalar()
-        if blocking is not None:
-            continue
-        # Compare-and-set so that only one scheduler enqueues it.
-        taken = db.session.execute(
-            update(TaskRun)
-            .where(TaskRun.id == run_id, TaskRun.held.is_(True), TaskRun.status == "queued")
-            .values(held=False)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        task = db.session.get(Task, task_id)
-        if taken != 1 or task is None:
-            db.session.rollback()
-            continue
-        timeout, name = job_timeout(task), task.name
-        db.session.commit()
-        try:
-            enqueue_run(run_id, job_id_for(run_id), name, timeout)
-        except QueueUnavailable:
-            continue
-        log.info("run %s: released for task %s (the run it waited for has ended)", run_id, task_id)
-        released += 1
-    return released
+    """Enqueue the held runs that may go now (overlap "queue", full groups); how many."""
+    return len(release_held())

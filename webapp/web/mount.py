@@ -80,6 +80,7 @@ def _blueprint(state: Mounted) -> Blueprint:
         alerts_api,  # noqa: F401  (its import adds the alerts routes to api.bp)
         api,
         auth_pages,
+        groups_api,  # noqa: F401  (its import adds the concurrency routes to api.bp)
         openapi,  # noqa: F401  (adds GET /api/openapi.json to api.bp)
         openapi_docs,  # noqa: F401  (adds the /docs/api page to pages.bp)
         outage,

@@ -179,6 +179,12 @@ PATHS: dict[str, dict[str, Any]] = {
                   "in the answer."), ("400", "503"), (SECRET,), body="SecretInput"),
         "delete": op("secrets", "Delete a secret", "admin", ("204", None, "Deleted."), ("400", "404"), (SECRET,)),
     },
+    "/settings/concurrency": {
+        "get": op("tasks", "Concurrency limits per tag, and the slots in use", "viewer",
+                  ("200", ref("Concurrency"), "The limits.")),
+        "put": op("tasks", "Replace the concurrency limits", "admin", ("200", ref("Concurrency"), "The limits now; "
+                  "runs a raised limit lets go start at once."), ("400",), body="ConcurrencyInput"),
+    },
     "/openapi.json": {
         "get": op("meta", "This document", "viewer", ("200", ref("OpenApiDocument"), "OpenAPI 3.1.")),
     },

@@ -196,6 +196,12 @@ SCHEMAS: dict[str, Any] = {
     "Secret": obj({"name": STRING, "created_at": MAYBE_INSTANT, "updated_at": MAYBE_INSTANT,
                    "updated_by": MAYBE_STRING}, description="A secret's name and dates: never its value."),
     "SecretList": obj({"secrets": {"type": "array", "items": ref("Secret")}}),
+    "ConcurrencyInput": {"type": "object", "maxProperties": 100, "description": "tag -> at most this many runs at once",
+                         "propertyNames": {"pattern": f"^{SLUG_PATTERN}$"},
+                         "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    "Concurrency": obj({"concurrency": ref("ConcurrencyInput"),
+                        "in_use": {"type": "object", "additionalProperties": INTEGER,
+                                   "description": "runs holding a slot now (queued, running or retrying)"}}),
     "SecretInput": obj({"value": {"type": "string", "maxLength": 16384}}, required=["value"]),
     "ChannelList": obj({"channels": {"type": "array", "items": ref("Channel")}}),
     "Notification": obj({

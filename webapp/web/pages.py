@@ -25,6 +25,7 @@ from webapp.core.extensions import db
 from webapp.core.models import Task, TaskRun
 from webapp.core.queries import runs_of_task
 from webapp.live import events, panels, snapshot, stats
+from webapp.runs import groups, pools
 from webapp.scheduling import pause
 from webapp.secrets import vault
 
@@ -82,6 +83,8 @@ def scheduler():
         panels=panels.panels(),
         scheduler=pause.scheduler_status(),
         alerts=watchdog.current_badges(),
+        queues=pools.queue_report(),
+        concurrency=groups.limits(),
         channel_names=[c.name for c in channels.list_channels()],
         socketio_module_url=_socketio_module_url(),
         api_base=_api_base(),

@@ -26,7 +26,7 @@ from webapp.live.names import (
     parse_room,
     run_room,
 )
-from webapp.runs import output
+from webapp.runs import output, pools
 from webapp.scheduling import pause
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,7 @@ def _subscribe(data: Any, *extra: Any) -> dict[str, Any]:
         if parsed[0] == "tasks":
             ack["panels"] = panels.panels()
             ack["alerts"] = watchdog.current_badges()
+            ack["queues"] = pools.queue_report()
         else:
             ack["stats"] = stats.task_stats(parsed[1])
     if subscribe_limits.fit_items(ack, "events") or len(missed) >= limit:
