@@ -25,7 +25,7 @@ from webapp.core.extensions import db
 from webapp.core.models import Task, TaskRun
 from webapp.core.queries import runs_of_task
 from webapp.live import events, panels, snapshot, stats
-from webapp.runs import groups, pools
+from webapp.runs import chain_links, groups, pools
 from webapp.scheduling import pause
 from webapp.secrets import vault
 
@@ -115,6 +115,8 @@ def run_detail(run_id: int):
         "taskpulse/run.html",
         run=run.to_dict(),
         task=task.to_dict(),
+        parent=chain_links.parent_of(run),
+        children=chain_links.children_of(run.id),
         head_seq=head,
         socketio_module_url=_socketio_module_url(),
         api_base=_api_base(),

@@ -20,6 +20,7 @@ import {
   stopTitle,
 } from '../ui/runs.js';
 import { wireRunAgain } from '../ui/run_again.js';
+import { mountRunChildren } from '../ui/run_children.js';
 import { showToast } from '../ui/toast.js';
 import { triggerPhrase } from '../ui/vocabulary.js';
 
@@ -41,6 +42,7 @@ const followButton = document.getElementById('follow');
 const stopButton = document.getElementById('stop-run');
 const indicator = createConnectionIndicator();
 const q = (testid) => document.querySelector(`[data-testid="${testid}"]`);
+const children = mountRunChildren(q('run-children-box'), runId);
 
 // --- the run's header -------------------------------------------------------------------
 
@@ -278,6 +280,15 @@ async function start() {
     ack: () => indicator.markSynced(),
     refused: (message) => indicator.showError(message),
   });
+  // The runs this run's end starts (its chain): their events come in room "tasks".
+  if (dataset.chains === '1') {
+    live.room({
+      room: 'tasks',
+      cursor: headSeq,
+      apply: (entries) => entries.forEach(({ item }) => children.apply(item)),
+      refused: (message) => indicator.showError(message),
+    });
+  }
   live.on('task_changed', (change) => {
     if (Number(change.task_id) !== taskId) return;
     if (change.action === 'deleted') q('task-deleted').hidden = false;

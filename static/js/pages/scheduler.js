@@ -15,7 +15,9 @@ import { createPanels } from '../ui/panels.js';
 import { isTerminalStatus, stopRun } from '../ui/runs.js';
 import { createSchedulerPause } from '../ui/scheduler_pause.js';
 import { applyBadges, refreshBadges } from '../ui/table/alert_badges.js';
+import { mountGroupsPanel } from '../ui/groups_panel.js';
 import { createFilters } from '../ui/table/filters.js';
+import { applyQueues } from '../ui/table/queue_notes.js';
 import { setRequesting, setStopping, setToggling, tickRelativeTimes } from '../ui/table/row_fill.js';
 import {
   applyEvent,
@@ -41,6 +43,7 @@ const headSeq = /^\d+$/.test(dataset.headSeq || '') ? Number(dataset.headSeq) : 
 const indicator = createConnectionIndicator();
 const filters = createFilters();
 const panels = createPanels();
+const groupsPanel = mountGroupsPanel(document.getElementById('groups'));
 
 function parseAlerts(text) {
   try {
@@ -62,6 +65,7 @@ onRowsChanged((tr) => {
   countTasks();
 });
 applyBadges(parseAlerts(dataset.alerts), []);
+applyQueues(parseAlerts(dataset.queues || 'null'), []);
 loadRenderedRows();
 const pause = createSchedulerPause();
 const confirmDialog = createConfirmDialog();
@@ -127,6 +131,7 @@ function applyAck(ack, { snapshot, sentAt }) {
   if (!snapshot || !Array.isArray(ack.tasks)) return;
   renderSnapshot(ack.tasks, sentAt);
   if (ack.alerts) applyBadges(ack.alerts, taskRows());
+  if ('queues' in ack) applyQueues(ack.queues, taskRows());
   if (ack.scheduler) pause.apply(ack.scheduler, sentAt);
   if (ack.panels && panels) {
     panels.load(ack.panels);
@@ -154,6 +159,8 @@ async function startLive() {
   live.on('task_changed', taskChanged);
   live.on('scheduler_state', (state) => pause.apply(state));
   live.on('task_alerts', (notice) => applyBadges(notice.alerts, taskRows()));
+  live.on('worker_queues', (notice) => applyQueues(notice.queues, taskRows()));
+  live.on('concurrency', (notice) => groupsPanel?.apply(notice.concurrency));
 }
 
 // --- row actions ----------------------------------------------------------------------

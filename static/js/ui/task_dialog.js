@@ -3,6 +3,7 @@
 
 import { apiRequest } from '../api.js';
 import { createSchedulePreview } from './schedule_preview.js';
+import { fillFlow, flowSlot, readFlow } from './task_dialog_flow.js';
 import { createNotifySection } from './task_dialog_notify.js';
 import { fillParamsEnv, paramsEnvMessage, paramsEnvSlot, readParamsEnv } from './task_dialog_params.js';
 import { TASK_DEFAULTS } from './vocabulary.js';
@@ -112,7 +113,7 @@ export function createTaskDialog({ getTask, onSaved }) {
 
   function slotFor(field) {
     if (field === 'config') return fields.kind.value === 'python' ? 'config.callable' : 'config.command';
-    return ERROR_SLOTS[field] || paramsEnvSlot(field);
+    return ERROR_SLOTS[field] || paramsEnvSlot(field) || flowSlot(field);
   }
 
   function clearErrors() {
@@ -222,6 +223,7 @@ export function createTaskDialog({ getTask, onSaved }) {
         retries,
         ...(notify === undefined ? {} : { notify }),
         ...paramsEnv.body,
+        ...readFlow(fields).body,
       },
     };
   }
@@ -250,6 +252,7 @@ export function createTaskDialog({ getTask, onSaved }) {
     fields.retries_backoff.value = task.retries ? (task.retries.backoff || []).join(', ') : '';
     notifySection.fill(task.notify);
     fillParamsEnv(fields, task);
+    fillFlow(fields, task, TASK_DEFAULTS.queue);
   }
 
   function open(task, id) {

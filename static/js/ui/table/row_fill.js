@@ -6,7 +6,8 @@
 
 import { formatDuration, relativeTime, scheduleText } from '../format.js';
 import { isActive, isTerminalStatus, renderProgress, retryText, runUrl, setBadge, stopTitle } from '../runs.js';
-import { triggerPhrase, triggerTag } from '../vocabulary.js';
+import { TASK_DEFAULTS, triggerPhrase, triggerTag } from '../vocabulary.js';
+import { refreshQueueNote } from './queue_notes.js';
 import { rowName } from './row_markup.js';
 
 const BUSY = new Set(['queued', 'running']); // Run Now is disabled while these are shown
@@ -37,9 +38,10 @@ export function fillTask(tr, task) {
   if (task.name !== undefined) name.querySelector('.task-link').textContent = task.name ?? '';
   if (task.description !== undefined) name.title = task.description || '';
   if (task.kind !== undefined) {
-    tr.querySelector('.col-kind').textContent = task.kind || '';
+    tr.querySelector('.col-kind .kind-name').textContent = task.kind || '';
     tr.dataset.kind = task.kind || '';
   }
+  if (task.queue !== undefined || task.tags !== undefined) fillQueue(tr, task);
   if (task.schedule !== undefined) {
     const text = scheduleText(task.schedule, task.timezone);
     const cell = tr.querySelector('.col-schedule');
@@ -59,6 +61,22 @@ export function fillTask(tr, task) {
     if (text) text.textContent = task.enabled ? 'on' : 'off';
   }
   if (task.next_run_at !== undefined || task.enabled !== undefined) renderNextRun(tr, task);
+}
+
+/** The task's queue (when not the default one) and tags, under its kind; the row
+ * remembers the queue (data-queue) for the "no worker" note (queue_notes.js). */
+function fillQueue(tr, task) {
+  const queue = task.queue ?? tr.dataset.queue ?? '';
+  tr.dataset.queue = queue;
+  const parts = [];
+  if (queue && queue !== TASK_DEFAULTS.queue) parts.push(`queue ${queue}`);
+  for (const tag of task.tags || []) parts.push(`#${tag}`);
+  const meta = tr.querySelector('[data-testid="task-meta"]');
+  if (meta) {
+    meta.textContent = parts.join(' ');
+    meta.hidden = parts.length === 0;
+  }
+  refreshQueueNote(tr);
 }
 
 /** The run the row shows, as the never-backwards rule compares runs. */
@@ -90,7 +108,8 @@ export function renderRun(tr, run, fallback = {}) {
     link.removeAttribute('title');
   }
   const retry = tr.querySelector('.retry-info');
-  const text = retryText({ ...run, status });
+  // A queued run off the queue says why it waits (a full concurrency group).
+  const text = status === 'queued' && run.waiting ? run.waiting : retryText({ ...run, status });
   retry.hidden = !text;
   retry.textContent = text;
   retry.title = text && run.error ? `attempt failed: ${run.error}` : '';
