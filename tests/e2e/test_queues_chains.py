@@ -78,6 +78,12 @@ def test_a_queue_without_a_worker_says_so_live_then_runs_on_its_own_pool(qc, liv
     done = ended(client, queued["run_id"])
     assert done["status"] == "success"
     assert qc.api("GET", f"/runs/{queued['run_id']}").json()["worker"] == name
+    # Stop works on that queue as on any other (RQ's stop command reaches its worker).
+    long = qc.create_task(f"{unique_name}-long", "sleep 30", queue="scanners")
+    started = run_now(qc, long["id"])
+    client.wait_status(started["run_id"], "running")
+    assert qc.api("POST", f"/runs/{started['run_id']}/stop").status_code == 202
+    client.wait_status(started["run_id"], "stopped")
     plain = qc.create_task(f"{unique_name}-plain", "true")  # rq info lists queues that had a job
     ended(client, run_now(qc, plain["id"])["run_id"])
 

@@ -27,7 +27,7 @@ from webapp.core.redis import redis_connection
 from webapp.live import events
 from webapp.metrics import queries, text
 from webapp.metrics.queries import DURATION_BUCKETS, WAIT_BUCKETS, Figures
-from webapp.runs import dispatch
+from webapp.runs import dispatch, pools
 from webapp.scheduling import pause
 
 log = logging.getLogger(__name__)
@@ -81,16 +81,18 @@ def database_text(fig: Figures) -> str:
 def redis_families() -> list[Metric]:
     """Queue, workers and the scheduler leader, read from Redis (absent while it is away:
     a missing series is what the "no worker" and "no leader" rules also catch)."""
-    queue = current_app.config["RQ_QUEUE"]
+    names = sorted({current_app.config["RQ_QUEUE"], *pools.task_queues()})
     try:
-        jobs, workers = dispatch.queue_length(), dispatch.worker_count()
+        jobs = {name: dispatch.queue_length(name) for name in names}
+        workers = dispatch.worker_count()
         leader = pause.scheduler_leader(redis_connection())
     except RedisError as exc:
         log.warning("metrics: Redis unavailable (%s)", exc)
         return []
     families: list[Metric] = []
-    family = GaugeMetricFamily("taskpulse_queue_jobs", "Jobs waiting on the RQ queue.", labels=["queue"])
-    family.add_metric([queue], jobs)
+    family = GaugeMetricFamily("taskpulse_queue_jobs", "Jobs waiting on each RQ queue of runs.", labels=["queue"])
+    for name, waiting in jobs.items():
+        family.add_metric([name], waiting)
     families.append(family)
     families.append(GaugeMetricFamily("taskpulse_workers", "RQ workers registered on Redis.", value=workers))
     families.append(GaugeMetricFamily("taskpulse_scheduler_leader",

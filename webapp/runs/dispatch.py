@@ -107,13 +107,13 @@ def enqueue_summary(channel_id: int, window_id: int, delay: float) -> bool:
     return True
 
 
-def queue_length() -> int:
-    """Jobs waiting on Taskpulse's RQ queue (for ``/metrics``).
+def queue_length(name: str | None = None) -> int:
+    """Jobs waiting on an RQ queue of runs (default ``RQ_QUEUE``; for ``/metrics``).
 
     Raises:
         RedisError: Redis is away.
     """
-    return queue().count
+    return queue(name).count
 
 
 def served_queues(stale_after: float) -> dict[str, int]:

@@ -19,11 +19,17 @@ from webapp.runs.liveness import SERVED_STALE_SECONDS
 log = logging.getLogger(__name__)
 
 
+def task_queues() -> set[str]:
+    """Every queue some task's runs go to."""
+    named = set(db.session.execute(select(Task.queue).distinct()).scalars())
+    db.session.rollback()
+    return named
+
+
 def queue_report() -> dict[str, int] | None:
     """Live workers per queue, for every queue a task names (0: none) and every queue a
     worker serves; None while Redis is away (nothing is known then)."""
-    named = set(db.session.execute(select(Task.queue).distinct()).scalars())
-    db.session.rollback()
+    named = task_queues()
     try:
         served = served_queues(SERVED_STALE_SECONDS)
     except RedisError as exc:

@@ -133,7 +133,9 @@ SCHEMAS: dict[str, Any] = {
     "RunList": obj({"runs": {"type": "array", "items": ref("Run")}}),
     "RunAccepted": obj({"run_id": INTEGER, "job_id": STRING,
                         "status": {"type": "string", "enum": ["queued", "failed"]},
-                        "error": {"type": "string", "description": "why a switch refused the run"}},
+                        "error": {"type": "string", "description": "why a switch refused the run"},
+                        "waiting": {"type": "string", "description": "why it waits off the queue (a full "
+                                    "concurrency group); it starts when a slot frees"}},
                        required=["run_id", "job_id", "status"]),
     "StopResult": obj({"run_id": INTEGER, "job_id": MAYBE_STRING,
                        "action": {"type": "string", "enum": ["stop", "cancel"]}, "status": STATUS}),
