@@ -25,7 +25,9 @@ def test_success_goes_queued_running_success_with_contract_payload(stack, live_c
         "queued_at", "started_at", "finished_at", "duration_ms", "error", "last_run_at",
         "next_run_at", "last_status", "emitted_at",
         "progress_message", "attempt", "max_attempts", "next_attempt_at",
+        "parent_run_id", "waiting",  # chains and concurrency groups (issue 17)
     }
+    assert final["parent_run_id"] is None and final["waiting"] is None
     assert final["task_name"] == unique_name and final["trigger"] == "manual"
     assert final["job_id"] == run["job_id"] and final["last_status"] == "success"
     assert final["duration_ms"] >= 0 and final["error"] is None
