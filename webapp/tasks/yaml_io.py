@@ -28,7 +28,7 @@ from webapp.core.errors import ValidationError
 from webapp.tasks.validation import DEFAULTS, WRITABLE
 
 MAX_TASKS = 1000
-MAX_NODES = 200_000
+MAX_NODES = 100_000
 MAX_DEPTH = 32
 HEADER = ("# Taskpulse tasks: a YAML list, one mapping per task (README, \"Tasks as code\").\n"
           "# flask --app wsgi tasks import FILE --dry-run shows what importing it would change.\n")
