@@ -340,7 +340,7 @@ CRON_TZ=Mars/Olympus
     numbers = [n for n, _ in table.errors]
     assert numbers == [1, 2, 3, 4, 5, 6]
     messages = dict(table.errors)
-    assert "5 time fields" in messages[1] and "5 words" in messages[1]
+    assert "too few fields (5)" in messages[1] and "5 time fields" in messages[1]
     assert "@reboot" in messages[2]
     assert "61 * * * *" in messages[3]
     assert "@fortnightly" in messages[4]

@@ -67,8 +67,8 @@ def _job(line: str) -> tuple[str, str]:
         return word.lower(), command.strip()
     parts = line.split(None, 5)
     if len(parts) < 6:
-        raise ValueError(f"{len(parts)} fields: a crontab line needs 5 time fields (minute hour day "
-                         f"month weekday) then the command, and this one has {len(parts)} words in all")
+        raise ValueError(f"too few fields ({len(parts)}): a crontab line needs 5 time fields (minute "
+                         "hour day month weekday) then the command")
     return " ".join(parts[:5]), parts[5].strip()
 
 
