@@ -377,3 +377,31 @@ def test_crontab_import_from_the_cli_refuses_everything_on_one_bad_line(app, tmp
     assert "0 created, 0 updated, 2 unchanged" in result.output
     export = runner.invoke(args=["tasks", "export"]).output
     assert "name: cron-echo-one" in export and "expr: '@hourly'" in export
+
+
+def test_a_dry_run_with_refusals_answers_them_with_200_and_writes_nothing(client):
+    answer = post_yaml(client, as_yaml([shell("ok"), shell("twice"), shell("twice")]), "?dry_run=1")
+    assert answer.status_code == 200
+    assert answer.get_json()["created"] == ["ok", "twice"]
+    assert [(r["index"], r["name"], r["field"]) for r in answer.get_json()["refused"]] == [(2, "twice", "name")]
+    assert names(client) == []
+
+
+def test_a_chain_of_a_thousand_tasks_is_checked_and_a_cycle_through_it_refused(client):
+    chain = [shell(f"t{i:04d}", then=[f"t{i + 1:04d}"] if i < 999 else None) for i in range(1000)]
+    answer = post_yaml(client, as_yaml(chain), "?dry_run=1")
+    assert answer.status_code == 200 and len(answer.get_json()["created"]) == 1000
+    assert answer.get_json()["refused"] == []
+    chain[-1]["then"] = ["t0000"]
+    problems = post_yaml(client, as_yaml(chain), "?dry_run=1").get_json()["refused"]
+    assert len(problems) == 1000 and {p["field"] for p in problems} == {"then"}
+    assert problems[0]["message"].startswith("would make a cycle: t0000 -> t0001 -> ")
+    assert all(len(p["message"]) <= 500 for p in problems)
+
+
+def test_only_tasks_on_a_cycle_are_refused_for_it(client):
+    text = as_yaml([shell("self", then=["self"]), shell("into", then=["a"]), shell("a", then=["b"]),
+                    shell("b", then=["a"]), shell("free")])
+    problems = refused(post_yaml(client, text))
+    assert sorted(p["name"] for p in problems) == ["a", "b", "self"]
+    assert next(p for p in problems if p["name"] == "self")["message"] == "would make a cycle: self -> self"

@@ -134,13 +134,18 @@ def _editable(task: Task) -> dict[str, Any]:
 # each stages its change and audit entry in the session; the caller commits once, then
 # publishes the entries and announces the tasks.
 
-def stage_create(fields: dict[str, Any], actor: str) -> tuple[Task, AuditEntry]:
-    """Add a task from validated ``fields`` to the session (flushed for its id), audited."""
+def stage_create(fields: dict[str, Any]) -> Task:
+    """Add a task from validated ``fields`` to the session (unflushed: a batch flushes
+    once, then audits each new task with :func:`audit_create`)."""
     task = Task()
     _apply(task, fields)
     db.session.add(task)
-    db.session.flush()
-    return task, audit.record(actor, "create", "task", task.id, task.name, audit.diff({}, _editable(task)))
+    return task
+
+
+def audit_create(task: Task, actor: str) -> AuditEntry:
+    """The audit entry of a staged, flushed new task."""
+    return audit.record(actor, "create", "task", task.id, task.name, audit.diff({}, _editable(task)))
 
 
 def stage_update(task: Task, fields: dict[str, Any], actor: str) -> AuditEntry | None:
