@@ -120,6 +120,13 @@ def test_export_is_sorted_yaml_in_a_fixed_field_order_without_defaults_or_read_o
     assert client.get("/api/export").get_data() == answer.get_data()  # no timestamp
 
 
+def test_every_writable_field_has_its_place_in_the_file():
+    from webapp.tasks.validation import WRITABLE
+    from webapp.tasks.yaml_io import EXPORT_FIELDS
+
+    assert sorted(EXPORT_FIELDS) == sorted(WRITABLE)
+
+
 def test_a_viewer_may_export_but_not_import(app, client):
     from webapp.access import users
 

@@ -49,7 +49,9 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _BOOL = "tag:yaml.org,2002:bool"
 _NON_SPECIFIC = (None, "!")
 
-assert set(EXPORT_FIELDS) == set(WRITABLE)  # a new writable field must get its place here
+# A writable field not (yet) given its place above is written after the others, never
+# dropped (tests/unit/test_tasks_as_code.py asserts every field has its place).
+_FIELD_ORDER = EXPORT_FIELDS + tuple(key for key in WRITABLE if key not in EXPORT_FIELDS)
 
 
 def defaults() -> dict[str, Any]:
@@ -80,8 +82,8 @@ def _ordered(value: Any) -> Any:
 def task_document(fields: dict[str, Any], default: dict[str, Any] | None = None) -> dict[str, Any]:
     """One task's mapping as a file writes it, from its writable fields."""
     default = defaults() if default is None else default
-    return {key: _ordered(fields[key]) for key in EXPORT_FIELDS
-            if key in ("name", "kind", "config") or not _is_default(key, fields.get(key), default)}
+    return {key: _ordered(fields[key]) for key in _FIELD_ORDER
+            if key in fields and (key in ("name", "kind", "config") or not _is_default(key, fields[key], default))}
 
 
 class _Dumper(yaml.SafeDumper):
