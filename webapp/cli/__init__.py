@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 def register(app: Flask, under: str | None = None) -> None:
     """Add the command groups to the app's CLI: at the top level (standalone), or under
     one group named ``under`` (embedded: the host may have its own ``db`` or ``users``)."""
+    from webapp.cli import tasks_code  # noqa: F401  (adds export, import, import-crontab to tasks_cli)
     from webapp.cli.channels import channels_cli
     from webapp.cli.db import db_cli
     from webapp.cli.events import events_cli

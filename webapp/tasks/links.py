@@ -21,25 +21,32 @@ def stored_graph() -> Graph:
 
 
 def find_cycle(graph: Graph, start: str) -> list[str] | None:
-    """A path ``start -> ... -> start`` through ``graph``, or None."""
-    path: list[str] = []
+    """A cycle ``a -> ... -> a`` reachable from ``start`` through ``graph``, or None.
+
+    Iterative (an explicit stack): a chain of a thousand tasks, as an import may bring,
+    must not hit Python's recursion limit.
+    """
+    path: list[str] = [start]
+    on_path: set[str] = {start}
     done: set[str] = set()
-
-    def visit(name: str) -> list[str] | None:
-        if name in path:
-            return path[path.index(name):] + [name]
-        if name in done:
-            return None
-        path.append(name)
-        for child in graph.get(name, []):
-            found = visit(child)
-            if found is not None:
-                return found
-        path.pop()
-        done.add(name)
-        return None
-
-    return visit(start)
+    pending: list[list[str]] = [list(reversed(graph.get(start, [])))]
+    while pending:
+        children = pending[-1]
+        if not children:
+            pending.pop()
+            finished = path.pop()
+            on_path.discard(finished)
+            done.add(finished)
+            continue
+        child = children.pop()
+        if child in on_path:
+            return path[path.index(child):] + [child]
+        if child in done:
+            continue
+        path.append(child)
+        on_path.add(child)
+        pending.append(list(reversed(graph.get(child, []))))
+    return None
 
 
 def check_graph(graph: Graph, names: list[str], field: str = "then") -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.access import audit
 from webapp.core.errors import Conflict, NotFound
 from webapp.core.extensions import db
-from webapp.core.models import Task
+from webapp.core.models import AuditEntry, Task
 from webapp.core.timeutil import utcnow
 from webapp.live import events, snapshot
 from webapp.scheduling.cron import next_fire
@@ -128,3 +128,51 @@ def _announce(action: str, task_id: int) -> None:
 
 def _editable(task: Task) -> dict[str, Any]:
     return {key: getattr(task, key) for key in WRITABLE}
+
+
+# A batch of changes in one transaction (webapp.tasks.sync: a YAML or crontab import):
+# each stages its change and audit entry in the session; the caller commits once, then
+# publishes the entries and announces the tasks.
+
+def stage_create(fields: dict[str, Any]) -> Task:
+    """Add a task from validated ``fields`` to the session (unflushed: a batch flushes
+    once, then audits each new task with :func:`audit_create`)."""
+    task = Task()
+    _apply(task, fields)
+    db.session.add(task)
+    return task
+
+
+def audit_create(task: Task, actor: str) -> AuditEntry:
+    """The audit entry of a staged, flushed new task."""
+    return audit.record(actor, "create", "task", task.id, task.name, audit.diff({}, _editable(task)))
+
+
+def stage_update(task: Task, fields: dict[str, Any], actor: str) -> AuditEntry | None:
+    """Apply validated ``fields`` to ``task`` in the session, audited; None when nothing changed."""
+    current = _editable(task)
+    _apply(task, fields)
+    changes = audit.diff(current, _editable(task))
+    if not changes:
+        return None
+    action = "update"
+    if set(changes) == {"enabled"}:
+        action = "enable" if task.enabled else "disable"
+    return audit.record(actor, action, "task", task.id, task.name, changes)
+
+
+def stage_delete(task: Task, actor: str) -> AuditEntry:
+    """Delete ``task`` (and its runs) in the session, audited."""
+    entry = audit.record(actor, "delete", "task", task.id, task.name, audit.diff(_editable(task), {}))
+    db.session.delete(task)
+    return entry
+
+
+def editable(task: Task) -> dict[str, Any]:
+    """The task's writable fields (``WRITABLE``), as stored."""
+    return _editable(task)
+
+
+def announce(action: str, task_id: int) -> None:
+    """``task_changed`` for a committed change (``created``, ``updated``, ``deleted``)."""
+    _announce(action, task_id)

@@ -79,6 +79,7 @@ def _blueprint(state: Mounted) -> Blueprint:
     from webapp.web import (
         alerts_api,  # noqa: F401  (its import adds the alerts routes to api.bp)
         api,
+        ascode_api,  # noqa: F401  (its import adds GET /api/export and POST /api/import to api.bp)
         auth_pages,
         groups_api,  # noqa: F401  (its import adds the concurrency routes to api.bp)
         openapi,  # noqa: F401  (adds GET /api/openapi.json to api.bp)

@@ -197,3 +197,21 @@ PATHS["/tasks/{task_id}/run"]["post"]["requestBody"] = {
 PATHS["/secrets/{name}"]["put"]["responses"]["201"] = {
     "description": "Created; no value in the answer.",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Secret"}}}}
+
+# Tasks as code: YAML both ways, so the bodies are not application/json.
+_YAML = {"application/yaml": {"schema": {"type": "string", "description": "a YAML list of tasks "
+                                         "(README, \"Tasks as code\")"}}}
+PATHS["/export"] = {
+    "get": op("tasks", "Every task as YAML", "viewer", ("200", None, "The tasks file, sorted by name: every "
+              "writable field but secret values, fields equal to their default left out."))}
+PATHS["/export"]["get"]["responses"]["200"]["content"] = _YAML
+PATHS["/import"] = {
+    "post": op("tasks", "Import a tasks file", "admin", ("200", ref("ImportResult"), "Applied in one "
+               "transaction (or, with dry_run, what would change)."), ("400",),
+               (query("dry_run", "1: answer the diff and change nothing", {"type": "string", "enum": ["0", "1"]}),
+                query("prune", "1: also delete the tasks the file does not name",
+                      {"type": "string", "enum": ["0", "1"]})),
+               description="The body is the YAML (Content-Type: application/yaml), at most the server's "
+                           "body limit. Any refused task: 400 with every refusal, nothing written.")}
+PATHS["/import"]["post"]["requestBody"] = {"required": True, "content": _YAML}
+PATHS["/import"]["post"]["responses"]["400"] = {"$ref": "#/components/responses/ImportRefused"}

@@ -238,3 +238,22 @@ SECURITY_SCHEMES = {
                "description": "A token made with `flask --app wsgi users token NAME`."},
     "basic": {"type": "http", "scheme": "basic", "description": "A user's name and password."},
 }
+
+# Tasks as code (GET /api/export, POST /api/import): the diff an import answers, and its
+# 400, which carries the diff with every refusal beside the error.
+_NAMES = {"type": "array", "items": STRING}
+IMPORT_DIFF: dict[str, Any] = {
+    "created": _NAMES, "updated": _NAMES, "unchanged": _NAMES, "pruned": _NAMES,
+    "refused": {"type": "array", "items": obj({
+        "index": {"type": "integer", "description": "the task's position in the file, from 0"},
+        "name": MAYBE_STRING, "field": MAYBE_STRING, "message": STRING})},
+}
+SCHEMAS["ImportResult"] = obj({**IMPORT_DIFF, "dry_run": BOOLEAN},
+                              description="What the import changed (or, with dry_run, would change).")
+SCHEMAS["ImportRefused"] = obj({"error": SCHEMAS["Error"]["properties"]["error"], **IMPORT_DIFF},
+                               required=["error"],
+                               description="A refused import: nothing was written. When tasks were refused, "
+                                           "the diff with every refusal; a file that is not a list of tasks "
+                                           "has the error alone.")
+RESPONSES["ImportRefused"] = {"description": "Not a tasks file, or some task refused (nothing written).",
+                              "content": {"application/json": {"schema": ref("ImportRefused")}}}
