@@ -159,11 +159,13 @@ def wait_ready(page: Page, spec: PageSpec) -> None:
 
 @dataclass
 class Opened:
-    """A page :func:`open_all` opened, with the uncaught errors it has thrown."""
+    """A page :func:`open_all` opened, with the uncaught errors it has thrown and the
+    Content-Security-Policy refusals its console reported."""
 
     spec: PageSpec
     page: Page
     errors: list[str]
+    csp: list[str]
 
 
 def open_all(browser, base_url: str, specs: list[PageSpec], state: dict, **context_options) -> list[Opened]:
@@ -176,9 +178,11 @@ def open_all(browser, base_url: str, specs: list[PageSpec], state: dict, **conte
         context.set_default_timeout(LIVE_MS)
         page = context.new_page()
         errors: list[str] = []
+        csp: list[str] = []
         page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+        page.on("console", lambda msg, csp=csp: csp.append(msg.text) if "Content Security Policy" in msg.text else None)
         page.goto(f"{base_url}{spec.path}", wait_until="commit")  # the pages load side by side
-        opened.append(Opened(spec, page, errors))
+        opened.append(Opened(spec, page, errors, csp))
     for item in opened:
         item.page.wait_for_load_state("load")
         wait_ready(item.page, item.spec)
