@@ -31,3 +31,20 @@ describe('theme', () => {
     assert.ok(boot.includes(`'${THEME_KEY}'`), 'static/js/theme_boot.js reads another key');
   });
 });
+
+describe('theme.css', () => {
+  it('gives the dark theme the same colours whether the system or the toggle asks for it', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const css = await readFile(new URL('../../static/css/theme.css', import.meta.url), 'utf8');
+    const block = (selector) => {
+      const start = css.indexOf(`${selector} {`);
+      assert.ok(start >= 0, `no ${selector} block`);
+      const body = css.slice(start + selector.length + 2, css.indexOf('}', start));
+      return body.split(';').map((d) => d.trim()).filter(Boolean).sort();
+    };
+    const system = block(':root:not([data-theme="light"])');
+    const toggle = block(':root[data-theme="dark"]');
+    assert.ok(system.length > 20);
+    assert.deepEqual(toggle, system);
+  });
+});
