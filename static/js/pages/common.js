@@ -17,13 +17,13 @@ let confirmDialog; // made on first use: other pages' modules own the dialog the
 function confirmStop(button) {
   if (confirmDialog === undefined) confirmDialog = createConfirmDialog();
   if (!confirmDialog) return;
-  const cancel = button.textContent.trim() === 'Cancel';
-  const { runId } = document.body.dataset;
+  const { runId, runStatus } = document.body.dataset; // run.js keeps runStatus current
+  const cancel = runStatus !== 'running'; // queued or retrying: it has not started (again)
   const name = document.querySelector('[data-testid="run-task-name"]')?.textContent || 'this task';
   confirmDialog.open({
     title: `${cancel ? 'Cancel' : 'Stop'} run #${runId}?`,
     message: cancel
-      ? `Run #${runId} of “${name}” has not started yet; it is taken off the queue and will not run.`
+      ? `Run #${runId} of “${name}” is not running now; it is taken off the queue and will not run.`
       : `Run #${runId} of “${name}” is stopped now (its processes are ended); what it printed so far is kept.`,
     confirmLabel: cancel ? 'Cancel run' : 'Stop run',
     async action() {
