@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # The PostgreSQL path is proved against this server (a fresh database is made beside it).
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: setup system-deps run test test-js test-postgres lint clean
+.PHONY: setup system-deps run test test-js test-postgres screenshot lint clean
 
 setup: $(VENV)/.stamp node_modules/.stamp
 
@@ -59,6 +59,11 @@ test-postgres: setup
 	@$(BIN)/python -c "import psycopg,sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(TEST_POSTGRES_URL)" || \
 	  { echo "PostgreSQL not reachable at $(TEST_POSTGRES_URL) (set TEST_POSTGRES_URL): the PostgreSQL pass cannot run" >&2; exit 1; }
 	TASKPULSE_TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest tests/e2e tests/browser
+
+# The README's picture of the scheduler page (docs/images/scheduler.png), taken by the
+# first-run browser test a minute after seeding as `make run` does.
+screenshot: setup
+	TASKPULSE_README_SCREENSHOT=1 $(BIN)/python -m pytest tests/browser/test_first_run.py -q
 
 lint: setup
 	$(BIN)/ruff check webapp worker tests bench wsgi.py

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+from .progress import report_progress
+
 
 def count_primes(limit: int = 10000) -> str:
     """Count primes below ``limit``: a small CPU-bound job."""
@@ -23,3 +25,12 @@ def sleep(seconds: float = 1.0) -> str:
 def fail(message: str = "example failure") -> None:
     """Raise, to show a failed Python job."""
     raise RuntimeError(message)
+
+
+def process_batch(items: int = 20, delay: float = 0.5) -> str:
+    """Work through ``items`` items, ``delay`` seconds each, reporting progress: the
+    progress bar of the example task (about ten seconds with the defaults)."""
+    for done in range(1, items + 1):
+        time.sleep(delay)
+        report_progress(100 * done / items, f"item {done} of {items}")
+    return f"processed {items} items"

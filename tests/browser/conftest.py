@@ -72,8 +72,10 @@ class Tabs:
         self.browser = browser
         self.opened: list[tuple[object, object, TabLog]] = []  # (context, page, log)
 
-    def open(self):
-        context = self.browser.new_context(viewport={"width": 1280, "height": 800})
+    def open(self, **context_options):
+        """A new tab in its own context; ``context_options`` go to ``new_context``
+        (e.g. ``viewport``, ``color_scheme``, ``storage_state``)."""
+        context = self.browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **context_options})
         context.set_default_timeout(15_000)
         page = context.new_page()
         log = TabLog()

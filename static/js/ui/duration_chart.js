@@ -1,12 +1,16 @@
 // The history page's chart: each finished run as a point (x: when it ended, y: how
-// long it took), green for success, red for failed, grey for stopped. Drawn by uPlot (npm, served from /vendor/uplot/) on a
-// canvas; styles set only through the CSSOM, so the page's CSP holds.
+// long it took): a green circle for success, a red diamond for failed, a grey square for
+// stopped (the shape tells the outcome without the colour). Drawn by uPlot (npm, served
+// from /vendor/uplot/) on a canvas; styles set only through the CSSOM, so the page's CSP
+// holds. Colours are theme.css's --chart-* variables; the chart is drawn again when the
+// theme changes.
 
 import { formatDuration, formatInstant, parseIso } from './format.js';
 import { runUrl } from './runs.js';
+import { onThemeChange } from './theme.js';
 
 const HEIGHT = 240;
-const COLORS = { success: '#15803d', failed: '#b91c1c', stopped: '#6b7280' };
+const FALLBACK_COLORS = { success: '#15803d', failed: '#b91c1c', stopped: '#6b7280', axis: '#555e6c', grid: '#eef0f3', ring: '#fff' };
 const OUTCOMES = ['success', 'failed', 'stopped'];
 const MIN = 60;
 const HOUR = 3600;
@@ -24,6 +28,50 @@ function pointTime(point) {
 export function charted(point) {
   return OUTCOMES.includes(point.status) && point.duration_ms !== null && point.duration_ms !== undefined
     && pointTime(point) !== null;
+}
+
+/** The theme's chart colours (theme.css), read when the chart is drawn. */
+function chartColors() {
+  const style = getComputedStyle(document.documentElement);
+  const read = (name, fallback) => style.getPropertyValue(`--chart-${name}`).trim() || fallback;
+  return Object.fromEntries(Object.entries(FALLBACK_COLORS).map(([name, fallback]) => [name, read(name, fallback)]));
+}
+
+// Point shapes, centred on (x, y), radius r (canvas pixels).
+const SHAPES = {
+  success: (path, x, y, r) => {
+    path.moveTo(x + r, y);
+    path.arc(x, y, r, 0, 2 * Math.PI);
+  },
+  failed: (path, x, y, r) => {
+    const d = r * 1.3;
+    path.moveTo(x, y - d);
+    path.lineTo(x + d, y);
+    path.lineTo(x, y + d);
+    path.lineTo(x - d, y);
+    path.closePath();
+  },
+  stopped: (path, x, y, r) => {
+    const d = r * 0.9;
+    path.rect(x - d, y - d, 2 * d, 2 * d);
+  },
+};
+
+/** uPlot's points path builder, drawing ``shape`` instead of its circles. */
+function shapedPoints(shape) {
+  return (u, seriesIdx, idx0, idx1) => {
+    const { size, width } = u.series[seriesIdx].points;
+    const ratio = window.devicePixelRatio || 1;
+    const r = ((size - width) / 2) * ratio;
+    const path = new Path2D();
+    const xs = u.data[0];
+    const ys = u.data[seriesIdx];
+    for (let i = idx0; i <= idx1; i += 1) {
+      if (ys[i] === null || ys[i] === undefined) continue;
+      shape(path, u.valToPos(xs[i], 'x', true), u.valToPos(ys[i], 'y', true), r);
+    }
+    return { stroke: path, fill: path, clip: null, flags: 0 };
+  };
 }
 
 function secondsText(value) {
@@ -66,12 +114,13 @@ export function createDurationChart(container, uPlot, empty = null, readout = nu
   }
 
   function options(width) {
+    const colors = chartColors();
     const outcome = (status) => ({
       label: status,
-      stroke: COLORS[status],
+      stroke: colors[status],
       width: 0,
       paths: () => null, // points only
-      points: { show: true, size: 9, width: 1.5, stroke: '#fff', fill: COLORS[status] },
+      points: { show: true, size: 10, width: 1.5, stroke: colors.ring, fill: colors[status], paths: shapedPoints(SHAPES[status]) },
       value: (u, v) => secondsText(v),
     });
     return {
@@ -84,8 +133,13 @@ export function createDurationChart(container, uPlot, empty = null, readout = nu
       scales: {
         x: {
           time: true,
-          range: (u, min, max) => {
-            if (min === null || max === null) return [0, 1];
+          // From the data itself: for a single point uPlot hands over a range of about
+          // 1000 days (its one-day default, in seconds mode), which hid the point.
+          range: (u) => {
+            const xs = u.data[0] || [];
+            if (!xs.length) return [0, 1];
+            const min = xs[0]; // sorted: setPoints sorts by time
+            const max = xs[xs.length - 1];
             if (max - min < 1) return [min - 30, max + 30]; // one point, or all at once
             const pad = (max - min) * 0.04;
             return [min - pad, max + pad];
@@ -95,17 +149,17 @@ export function createDurationChart(container, uPlot, empty = null, readout = nu
       },
       axes: [
         {
-          stroke: '#6b7280',
+          stroke: colors.axis,
           space: 70,
           incrs: X_STEPS, // whole seconds at least: run times have no finer precision
-          grid: { stroke: '#eef0f3', width: 1 },
-          ticks: { stroke: '#e3e6eb', width: 1 },
+          grid: { stroke: colors.grid, width: 1 },
+          ticks: { stroke: colors.grid, width: 1 },
         },
         {
-          stroke: '#6b7280',
+          stroke: colors.axis,
           size: 64,
-          grid: { stroke: '#eef0f3', width: 1 },
-          ticks: { stroke: '#e3e6eb', width: 1 },
+          grid: { stroke: colors.grid, width: 1 },
+          ticks: { stroke: colors.grid, width: 1 },
           values: (u, splits) => splits.map(secondsText),
         },
       ],
@@ -138,6 +192,14 @@ export function createDurationChart(container, uPlot, empty = null, readout = nu
       plot.setData(data());
     }
   }
+
+  // Another theme: the same points in its colours (uPlot keeps colours per instance).
+  onThemeChange(() => {
+    if (!plot) return;
+    plot.destroy();
+    plot = null;
+    render();
+  });
 
   new ResizeObserver(() => {
     if (plot && container.clientWidth > 0) plot.setSize({ width: container.clientWidth, height: HEIGHT });
