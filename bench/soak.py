@@ -296,9 +296,14 @@ async def soak(system: SoakSystem, minutes: float, fault_every: float, clients: 
 
 
 def run_soak(minutes: float, fault_every: float = 120, clients: int = 200, rate: float = 9,
-             warmup: float | None = None, client_procs: int = 2, workdir: Path | None = None) -> dict[str, Any]:
+             warmup: float | None = None, client_procs: int = 2, workdir: Path | None = None,
+             trace_memory: Path | None = None) -> dict[str, Any]:
     """Start the system, soak it, stop it; the figures (the test's entry point)."""
     warmup = min(300.0, minutes * 60 / 4) if warmup is None else warmup
+    if trace_memory:  # every process started from here on (bench/memtrace/sitecustomize.py)
+        os.environ.update(TASKPULSE_TRACEMALLOC_DIR=str(trace_memory),
+                          PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "bench" / "memtrace"),
+                                                                   os.environ.get("PYTHONPATH")])))
     with tempfile.TemporaryDirectory(prefix="taskpulse-soak-") as tmp:
         system = SoakSystem(workdir or Path(tmp))
         try:
@@ -319,8 +324,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=9, help="Run Now a second (default 9; the schedules add ~1)")
     parser.add_argument("--warmup", type=float, help="seconds (default: a quarter of the soak, at most 300)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--trace-memory", type=Path, metavar="DIR",
+                        help="tracemalloc in every process; growth by line every minute into DIR")
     args = parser.parse_args()
-    figures = run_soak(args.minutes, args.fault_every, args.clients, args.rate, args.warmup)
+    figures = run_soak(args.minutes, args.fault_every, args.clients, args.rate, args.warmup,
+                       trace_memory=args.trace_memory)
     emit_json(figures, args.out or OUT / f"soak-{args.minutes:g}m.json")
 
 
