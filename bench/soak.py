@@ -154,6 +154,8 @@ class RssLog(threading.Thread):
                 "end_mb": mb(rows[-1][2]), "pids": len({r[1] for r in rows}),
                 "growth_mb_per_hour": round(_slope(longest) * 3600 / 2**20, 1) if span >= 60 else None,
                 "measured_minutes": round(span / 60, 1),
+                # [minute, pid, MB], one sample a minute, to see a step from a slope
+                "series": [[round((t - t0) / 60, 1), pid, mb(b)] for t, pid, b in rows[::6]],
             }
         return out
 

@@ -84,9 +84,16 @@ class PageClient:
         self.sio.on("task_updates", self._on_batch)
         self.sio.on("seq_head", self._on_head)
 
-    async def connect(self) -> None:
-        await self.sio.connect(self.url, transports=[self.transport], headers={"Authorization": basic_header()},
-                               wait_timeout=60)
+    async def connect(self, attempts: int = 3) -> None:
+        for attempt in range(attempts):  # a loaded machine may answer a first connect late
+            try:
+                await self.sio.connect(self.url, transports=[self.transport],
+                                       headers={"Authorization": basic_header()}, wait_timeout=60)
+                return
+            except socketio.exceptions.ConnectionError:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(2)
 
     # -- socket events ----------------------------------------------------------------
 

@@ -27,6 +27,8 @@ from tests.support.processes import Process, RedisServer, Stack, wait_until
 # The services' environment: longer than any outage the soak makes, so no worker's
 # state change gives up while PostgreSQL restarts.
 SOAK_ENV = {"TASKPULSE_DB_RETRY_SECONDS": "90", "TASKPULSE_PROXY_HOPS": "1"}
+# How long a restarted process may take to answer: generous, the machine may be loaded.
+RESTART_TIMEOUT = 120
 FAULTS = ("redis", "web", "worker", "scheduler", "postgres")
 
 
@@ -110,7 +112,7 @@ class SoakSystem:
         os.killpg(web.pid, signal.SIGKILL)  # as the OOM killer does
         web.proc.wait(10)
         web.stop()
-        self.web_b.start_web()
+        self.web_b.start_web(RESTART_TIMEOUT)
         return {"killed_pid": web.pid, "new_pid": self.web_b.web.pid}
 
     def _fault_worker(self) -> dict[str, Any]:
@@ -118,7 +120,7 @@ class SoakSystem:
         os.killpg(worker.pid, signal.SIGKILL)  # the worker, its work horse and the horse's job
         worker.proc.wait(10)
         worker.stop()
-        self.workers[1] = self.web_a.start_worker()
+        self.workers[1] = self.web_a.start_worker(timeout=RESTART_TIMEOUT)
         return {"killed_pid": worker.pid, "new_pid": self.workers[1].pid}
 
     def _fault_scheduler(self) -> dict[str, Any]:

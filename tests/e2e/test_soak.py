@@ -44,9 +44,9 @@ def test_two_minute_soak_with_every_fault_loses_nothing(figures):
     print("\nsoak:", json.dumps(summary, indent=1))
     assert figures["fault_kinds"] == sorted(FAULTS), figures["faults"]
     # Real work went through it: runs of each kind, events to every page.
-    assert figures["runs"] >= 100, figures["database"]
+    assert figures["runs"] >= 60, figures["database"]
     assert all(kind["runs"] for kind in figures["database"]["by_kind"].values()), figures["database"]["by_kind"]
-    assert figures["events_in_window"] >= 300
+    assert figures["events_in_window"] >= 200
     assert figures["pages_connected_at_end"] == figures["clients"] == 200
     # Every page holds every event of the window, each applied once, in order.
     assert figures["pages_behind_at_end"] == 0, figures["worst_page"]
