@@ -250,13 +250,15 @@ class ClientGroup:
         await asyncio.gather(*(s.disconnect() for s in self.sockets), return_exceptions=True)
 
 
-def _client_process(conn: Any, url: str, kinds: list[bool], transport: str) -> None:
+def _client_process(conn: Any, url: str, kinds: list[bool], transport: str,
+                    group_class: type | None = None) -> None:
     """A client process: obeys ``connect``, ``reset``, ``check`` and ``close`` from the
-    parent over ``conn`` and answers each."""
+    parent over ``conn`` and answers each (``group_class``: ClientGroup or one with the
+    same methods, e.g. bench/soak_clients.py's)."""
     async def serve() -> None:
         # The standard json module: engine.io's default wraps int parsing in a Python
         # call per integer (a guard against hostile servers), a third of the decode cost.
-        group = ClientGroup(url, kinds, transport, json_module=json)
+        group = (group_class or ClientGroup)(url, kinds, transport, json_module=json)
         while True:
             while not conn.poll():
                 await asyncio.sleep(0.05)
@@ -280,10 +282,11 @@ def _client_process(conn: Any, url: str, kinds: list[bool], transport: str) -> N
 class RemoteGroup:
     """A :class:`ClientGroup` in a process of its own, driven over a pipe."""
 
-    def __init__(self, url: str, kinds: list[bool], transport: str) -> None:
+    def __init__(self, url: str, kinds: list[bool], transport: str, group_class: type | None = None) -> None:
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_client_process, args=(child, url, kinds, transport), daemon=True)
+        self.process = context.Process(target=_client_process, args=(child, url, kinds, transport, group_class),
+                                       daemon=True)
         self.process.start()
 
     async def _ask(self, *message: Any, timeout: float = 300) -> Any:
@@ -301,8 +304,8 @@ class RemoteGroup:
     async def reset(self) -> None:
         await self._ask("reset")
 
-    async def check(self, head_before: int, head_after: int) -> dict[str, Any]:
-        return await self._ask("check", head_before, head_after)
+    async def check(self, *args: Any) -> dict[str, Any]:
+        return await self._ask("check", *args)
 
     async def close(self) -> None:
         try:

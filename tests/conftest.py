@@ -22,15 +22,24 @@ def strict() -> bool:
         os.environ.get("TASKPULSE_TESTS_STRICT") == "1"
 
 
+# Left out of the PostgreSQL pass: SQLite's own file or locks, or a test that brings
+# its own PostgreSQL cluster (it would only run the same thing twice).
+FIRST_PASS_ONLY = ("sqlite_only", "own_cluster")
+
+
+def _first_pass_only(item) -> bool:
+    return any(item.get_closest_marker(name) for name in FIRST_PASS_ONLY)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Leave out (deselect, not skip) the tests marked ``sqlite_only`` when the suite runs
-    on PostgreSQL: they check SQLite's own file or locks."""
+    """Leave out (deselect, not skip) the tests marked ``sqlite_only`` or ``own_cluster``
+    when the suite runs on PostgreSQL."""
     if not os.environ.get("TASKPULSE_TEST_DATABASE_URL"):
         return
-    left_out = [item for item in items if item.get_closest_marker("sqlite_only")]
+    left_out = [item for item in items if _first_pass_only(item)]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if not item.get_closest_marker("sqlite_only")]
+        items[:] = [item for item in items if not _first_pass_only(item)]
 
 
 @pytest.fixture(scope="module")

@@ -3,38 +3,20 @@ of several kinds (success, failure, retried, stopped, python, scheduled, with ou
 and alert deliveries (sent, refused and retried), every key either has a TTL or is one
 of the bounded keys listed in README ("Redis keys"), and those stay bounded.
 
-The allow-list below is that README list: a key without a TTL that it does not name
+The allow-list (tests/support/redis_keys.py) is that README list: a key without a TTL that it does not name
 fails the test, and so does an allow-listed registry holding an entry that never expires
 or a queue left with jobs once everything has ended."""
 from __future__ import annotations
-
-import math
-import re
 
 import pytest
 
 from tests.e2e.scheduler_support import SchedulerSystem
 from tests.support.live_client import LiveClient
 from tests.support.processes import free_port, wait_until
+from tests.support.redis_keys import MAX_TTL, key_shapes, keys_without_ttl, unbounded
 from webapp.core.models import TERMINAL_STATUSES
 
-# Keys without a TTL, and what bounds them (README, "Redis keys").
-BOUNDED = {
-    # RQ: one of each per queue; entries leave as jobs run or their TTLs pass.
-    r"rq:queue:[\w.-]+": "list of waiting job ids (empty once the queue is drained)",
-    r"rq:queues": "set of queue names",
-    r"rq:(?:wip|started|finished|failed|deferred|scheduled|canceled|active|intermediate)"
-    r":[\w.-]+": "registry sorted set; each entry's score is its expiry, RQ's cleanup drops it then",
-    # RQ: one of each per worker; RQ drops dead workers (worker_ttl).
-    r"rq:workers": "set of worker keys",
-    r"rq:workers:[\w.-]+": "set of the workers of one queue",
-}
-# Registries whose members carry their expiry (a finite score) as the bound.
-REGISTRY = re.compile(r"rq:(?:wip|started|finished|failed|deferred|scheduled|canceled|active|intermediate):")
 ROUNDS = 4
-# The longest TTL a key may have: a failed run's RQ job (7 days, so `rq info` lists it
-# for a week) and a run's process record's backstop (8 days). Longer is as good as none.
-MAX_TTL = 8 * 24 * 3600
 
 
 @pytest.fixture(scope="module")
@@ -49,41 +31,6 @@ def system(request, tmp_path_factory, redis_server, database_url):
     if request.session.testsfailed:
         print(system.logs())
     system.stop()
-
-
-def keys_without_ttl(client) -> dict[str, str]:
-    """Every key (SCAN) that has no TTL, with its type."""
-    found = {}
-    for key in client.scan_iter(count=1000):
-        if client.ttl(key) == -1:
-            found[key.decode()] = client.type(key).decode()
-    return found
-
-
-def unbounded(client, keys: dict[str, str]) -> list[str]:
-    """What breaks the README's bounds: a key no pattern names, a registry entry that
-    never expires, a queue with jobs left."""
-    problems = []
-    for key, kind in sorted(keys.items()):
-        if not any(re.fullmatch(pattern, key) for pattern in BOUNDED):
-            problems.append(f"{key} ({kind}): no TTL and not a documented bounded key")
-        elif REGISTRY.match(key):
-            endless = [m for m, score in client.zrange(key, 0, -1, withscores=True) if math.isinf(score)]
-            if endless:
-                problems.append(f"{key}: entries that never expire: {endless[:5]}")
-        elif key.startswith("rq:queue:") and client.llen(key):
-            problems.append(f"{key}: {client.llen(key)} jobs left after every run ended")
-    return problems
-
-
-def key_shapes(client) -> dict[str, tuple[int, int]]:
-    """Every key's shape (numbers and hex digests as ``#``) -> (how many, longest TTL)."""
-    shapes: dict[str, tuple[int, int]] = {}
-    for key in client.scan_iter(count=1000):
-        shape = re.sub(r"[0-9a-f]{16,}|\d+", "#", key.decode())
-        count, longest = shapes.get(shape, (0, -2))
-        shapes[shape] = (count + 1, max(longest, client.ttl(key)))
-    return shapes
 
 
 def one_round(system, tasks: dict[str, dict], channels: list[dict], number: int) -> None:

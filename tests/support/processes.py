@@ -316,12 +316,13 @@ class Stack:
         without ADMIN_PASSWORD (only the set-up step, ``flask db upgrade``, reads it)."""
         return {name: value for name, value in self.env.items() if name != "ADMIN_PASSWORD"}
 
-    def start_web(self) -> Process:
+    def start_web(self, timeout: float = 30) -> Process:
         self.web = Process(f"web-{self.port}", self.server_command(), self.service_env(), self.workdir).start()
-        wait_until(self._healthy, 30, what=f"web server on {self.base_url}")
+        wait_until(self._healthy, timeout, what=f"web server on {self.base_url}")
         return self.web
 
-    def start_worker(self, env: dict[str, str] | None = None, queues: tuple[str, ...] = ("taskpulse",)) -> Process:
+    def start_worker(self, env: dict[str, str] | None = None, queues: tuple[str, ...] = ("taskpulse",),
+                     timeout: float = 30) -> Process:
         """Start one more forking rq worker (with ``env`` instead of the usual one) serving
         ``queues`` (``taskpulse-alerts`` for the alerts worker of the Procfile)."""
         name = f"worker-{self.port}-{len(self.workers)}"
@@ -332,7 +333,7 @@ class Stack:
             "--name", name, *queues,
         ], self.service_env() if env is None else env, self.workdir).start()
         self.workers.append(worker)
-        wait_until(lambda: self._worker_registered(name), 30, what=f"rq worker {name}")
+        wait_until(lambda: self._worker_registered(name), timeout, what=f"rq worker {name}")
         return worker
 
     def _worker_registered(self, name: str) -> bool:
