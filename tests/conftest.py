@@ -22,9 +22,10 @@ def strict() -> bool:
         os.environ.get("TASKPULSE_TESTS_STRICT") == "1"
 
 
-# Left out of the PostgreSQL pass: SQLite's own file or locks, or a test that brings
-# its own PostgreSQL cluster (it would only run the same thing twice).
-FIRST_PASS_ONLY = ("sqlite_only", "own_cluster")
+# Left out of the PostgreSQL pass: SQLite's own file or locks, a test that brings its
+# own PostgreSQL cluster, or one about the pages alone (contrast, layout, keys): on
+# PostgreSQL they would only run the same thing twice.
+FIRST_PASS_ONLY = ("sqlite_only", "own_cluster", "pages_only")
 
 
 def _first_pass_only(item) -> bool:
@@ -32,8 +33,8 @@ def _first_pass_only(item) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Leave out (deselect, not skip) the tests marked ``sqlite_only`` or ``own_cluster``
-    when the suite runs on PostgreSQL."""
+    """Leave out (deselect, not skip) the tests marked ``sqlite_only``, ``own_cluster``
+    or ``pages_only`` when the suite runs on PostgreSQL."""
     if not os.environ.get("TASKPULSE_TEST_DATABASE_URL"):
         return
     left_out = [item for item in items if _first_pass_only(item)]

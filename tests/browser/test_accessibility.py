@@ -37,7 +37,7 @@ from tests.browser.comfort_pages import (
     wait_status,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.pages_only]
 
 THEMES = ("light", "dark")
 # The page background (theme.css --bg) in each theme, as getComputedStyle reports it.

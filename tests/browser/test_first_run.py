@@ -19,7 +19,7 @@ from tests.browser.comfort_pages import artifact, wait_status
 from tests.browser.scheduler_page import SchedulerPage, row_by_name
 from tests.support.processes import ROOT, VENV_BIN, Process, wait_until
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.pages_only]
 
 README_SCREENSHOT = ROOT / "docs" / "images" / "scheduler.png"
 FIRE_SLACK_S = 10  # the scheduler's tick and a loaded machine, past the due instant
