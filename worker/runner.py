@@ -7,6 +7,7 @@ forking worker cannot stop jobs.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import signal
@@ -37,8 +38,8 @@ from webapp.runs import output as live_output
 from webapp.runs.state import UnknownRun, run_id_from_job_id, update_task_status
 from webapp.runs.switches import run_refusal
 
-from . import guard, inputs, jobenv, kinds, parent_watch, procs, progress
-from .callbacks import next_attempt
+from . import guard, inputs, jobenv, kinds, parent_watch, prefork, procs, progress
+from .callbacks import next_attempt, success_recorded
 from .context import app, app_context
 from .masking import masked_failure
 from .stream import RunStream
@@ -112,10 +113,12 @@ class TaskpulseWorker(Worker):
         kwargs["maintenance_interval"] = min(int(maintenance), MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
         self._taskpulse_run_id: int | None = None
+        self._running_recorded = False  # by this worker, for the job it forks for next
         jobenv.hide_from_jobs()
         drop_setup_secrets(app().config)
         with app().app_context():
-            events.emitter()
+            prefork.lean_connections(self.connection, redis_connection(), events.emitter().redis)
+        prefork.warm_up()
 
     def work(self, burst: bool = False, logging_level: str | None = None,
              date_format: str = DEFAULT_LOGGING_DATE_FORMAT, log_format: str = DEFAULT_LOGGING_FORMAT,
@@ -177,6 +180,8 @@ class TaskpulseWorker(Worker):
         # Every line about this job names its run (the work horse inherits it by fork).
         bound = logs.bind_run(run_id, None, job.id) if run_id is not None else None
         try:
+            if run_id is not None:  # before the fork, while all is warm (worker.prefork)
+                self._running_recorded = prefork.mark_running(run_id, self.name, job.id)
             super().execute_job(job, queue)
         except REDIS_DOWN as exc:
             log.warning("run %s: Redis went away during job %s (%s); the worker carries on",
@@ -190,6 +195,21 @@ class TaskpulseWorker(Worker):
                     procs.forget(self.connection, run_id)
                 except Exception:  # Redis away: the record expires on its own
                     log.debug("run %s: process record not dropped", run_id)
+
+    def fork_work_horse(self, job: Job, queue: Any) -> None:
+        """RQ's fork, the worker's objects frozen first (the horse's garbage collector
+        then does not touch, and copy, every shared page); the horse's pid recorded."""
+        gc.freeze()
+        try:
+            super().fork_work_horse(job, queue)
+        finally:
+            gc.unfreeze()  # in the worker: its garbage is collected as before
+        run_id = run_id_from_job_id(job.id)
+        if run_id is not None:
+            try:
+                procs.remember(self.connection, run_id, horse=self.horse_pid)
+            except Exception:  # Redis away: only the killing of a lost horse needs it
+                log.warning("run %s: could not record the work horse's pid", run_id)
 
     def _refuse_foreign_job(self, job: Job, queue: Any, reason: str) -> None:
         """Mark a foreign job failed in RQ (``rq info`` lists it among the failed jobs)
@@ -209,7 +229,8 @@ class TaskpulseWorker(Worker):
             log.warning("job %s: could not be marked failed, Redis unavailable (%s)", job.id, exc)
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        """RQ's bookkeeping, then mark the run ``running`` (this runs in the work horse)."""
+        """RQ's bookkeeping, then confine the work horse (``running`` is recorded by the
+        worker before the fork: :meth:`_mark_running`)."""
         super().prepare_job_execution(job, remove_from_intermediate_queue)
         run_id = run_id_from_job_id(job.id)
         if run_id is None:
@@ -220,14 +241,11 @@ class TaskpulseWorker(Worker):
         with app_context():
             # The horse must not share the parent's pooled DB connections.
             db.engine.dispose(close=False)
-            try:
-                procs.remember(redis_connection(), run_id, horse=os.getpid())
-            except Exception:
-                log.warning("run %s: could not record the work horse's pid", run_id)
-            try:
-                update_task_status(run_id, "running", worker_name=self.name)
-            except UnknownRun:
-                log.warning("run %s: no such run (job %s)", run_id, job.id)
+            if not self._running_recorded:  # the database was away for the worker
+                try:
+                    update_task_status(run_id, "running", worker_name=self.name)
+                except UnknownRun:
+                    log.warning("run %s: no such run (job %s)", run_id, job.id)
         parent_watch.start(os.getppid(), run_id)
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
@@ -291,10 +309,7 @@ def _load_run(run_id: int) -> TaskRun | None:
     """The run with its task, once the database answers: a job that starts while the
     database is away waits for it, as the run's state changes do, rather than failing
     a run whose command never ran."""
-    run = db.session.get(TaskRun, run_id)
-    if run is not None:
-        _ = run.task.config  # loaded now, under the retry (read again below, from memory)
-    return run
+    return prefork.read_run(run_id)
 
 
 def execute_run(run_id: int) -> dict[str, Any]:
@@ -372,4 +387,5 @@ def execute_run(run_id: int) -> dict[str, Any]:
     # survive Redis being away at this moment. The callback then finds the run final.
     with app_context():
         update_task_status(run_id, "success", **result)
+    success_recorded(run_id)
     return result
