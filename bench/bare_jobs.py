@@ -15,6 +15,11 @@ def noop() -> dict[str, Any]:
     return {"ok": True}
 
 
+def started_at() -> float:
+    """When the job began, in the work horse (``schedule_lag.py``'s queue share)."""
+    return time.time()
+
+
 def shell_true() -> dict[str, Any]:
     """What Taskpulse's benchmark task runs (``sh -c true``), for a like-for-like job."""
     return {"exit_code": subprocess.run(["sh", "-c", "true"], check=False).returncode}

@@ -30,6 +30,7 @@ from tests.support.processes import ROOT, VENV_BIN, Process, wait_until
 QUEUE = "bench-bare-rq"
 NOOP = "bench.bare_jobs.noop"
 SHELL_TRUE = "bench.bare_jobs.shell_true"
+STARTED_AT = "bench.bare_jobs.started_at"
 ON_SUCCESS = "bench.bare_jobs.on_success"
 
 
@@ -44,6 +45,7 @@ class BareRQ:
         self.queue = Queue(QUEUE, connection=self.connection, serializer=JSONSerializer)
         self.workers: list[Process] = []
         self.done: dict[str, float] = {}  # job id -> when its message was received
+        self.results: dict[str, Any] = {}  # job id -> what the job returned
         self._cond = threading.Condition()
         self._pubsub = self.connection.pubsub()
         self._listener: threading.Thread | None = None
@@ -70,9 +72,11 @@ class BareRQ:
             if message.get("type") != "message":
                 continue
             received = time.time()
-            job_id = json.loads(message["data"])["job"]
+            body = json.loads(message["data"])
+            job_id = body["job"]
             with self._cond:
                 self.done[job_id] = received
+                self.results[job_id] = body.get("result")
                 self._cond.notify_all()
 
     def enqueue(self, func: str = NOOP) -> tuple[str, float]:

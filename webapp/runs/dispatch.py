@@ -167,7 +167,7 @@ def dispatch(task_id: int, trigger: str = "manual", params: Any = None) -> dict[
     run.params, run.secret_params = shown or None, sealed
     run_id, job_id = run.id, run.job_id
     timeout, name = job_timeout(task), task.name
-    checked = _checks(task, run)
+    checked = enqueue_checks(task, run)
     db.session.commit()
     events.publish(payload)
     refusal = enqueue_run(run_id, job_id, name, timeout, checked=checked)
@@ -184,7 +184,7 @@ def job_timeout(task: Task) -> int:
     return task.timeout + (TIMEOUT_GRACE if task.kind == "shell" else 0)
 
 
-def _checks(task: Task, run: TaskRun) -> tuple[str | None, Retry | None]:
+def enqueue_checks(task: Task, run: TaskRun) -> tuple[str | None, Retry | None]:
     """:func:`enqueue_run`'s look-ups (the switches' refusal, RQ's Retry) made from the
     run and task in hand, before the commit: two queries fewer between the ``queued``
     event and the job reaching the queue."""
@@ -196,7 +196,7 @@ def enqueue_run(run_id: int, job_id: str, task_name: str, timeout: int,
     """Put the RQ job of a committed, queued run on the queue (Run Now, the scheduler,
     released and re-queued runs), unless this process's switches refuse the task's kind
     now: the run then ends ``failed`` with the reason, which is returned (else None).
-    ``checked`` is the refusal and Retry already worked out (:func:`_checks`).
+    ``checked`` is the refusal and Retry already worked out (:func:`enqueue_checks`).
 
     Raises:
         QueueUnavailable: Redis refused the job (the run is then marked failed).

@@ -27,7 +27,7 @@ from webapp.core.models import ACTIVE_STATUSES, Task, TaskRun
 from webapp.core.queries import active_runs
 from webapp.core.timeutil import as_utc, iso
 from webapp.live import events, snapshot
-from webapp.runs.dispatch import enqueue_run, job_timeout
+from webapp.runs.dispatch import enqueue_checks, enqueue_run, job_timeout
 from webapp.runs.state import job_id_for, open_run, record_skipped_run
 from webapp.scheduling.misfire import DEFAULT_GRACE_SECONDS, ON_TIME_SECONDS, plan_fire
 from webapp.secrets.params import default_values
@@ -126,6 +126,7 @@ def _fire(task: Task, fire_at: datetime) -> str:
             run, payload = open_run(task, TRIGGER, scheduled_for=fire_at, held=held)
             run.params = default_values(task.params)  # scheduled runs use the defaults
         run_id, job_id = run.id, run.job_id
+        checked = enqueue_checks(task, run) if reason is None and not held else None
         db.session.commit()
     except IntegrityError:  # this fire already has its run (the insert's flush): never double it
         db.session.rollback()
@@ -140,7 +141,7 @@ def _fire(task: Task, fire_at: datetime) -> str:
                  iso(fire_at), active[-1].id)
         return "held"
     try:
-        if enqueue_run(run_id, job_id, name, timeout) is not None:
+        if enqueue_run(run_id, job_id, name, timeout, checked=checked) is not None:
             return "refused"  # a switch is off: the run ended failed, and says why
     except QueueUnavailable:  # the run is already marked failed, and says why
         return "queue_unavailable"
