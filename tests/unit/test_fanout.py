@@ -330,3 +330,37 @@ def test_the_app_uses_the_coalescing_manager(app):
     manager = app.extensions["socketio"].server.manager
     assert isinstance(manager, fanout.CoalescingRedisManager)
     assert manager.channel == "flask-socketio"
+
+
+def test_the_manager_tells_which_events_it_never_handled(h):
+    """The seq_head beacon's question (webapp.live.head_beacon): of the log's events up
+    to a point, which never reached this process? Only those; then it forgets them."""
+    h.connect("plain", "tasks")
+    for seq in (1, 2, 4):
+        h.publish(seq)
+    assert h.manager.missing([1, 2, 3, 4], floor=4) == [3]
+    assert h.manager._handled == set()  # forgotten up to the floor
+    h.publish(3)  # arriving after its check: below the floor, not kept
+    h.publish(5)
+    assert h.manager.missing([5, 6], floor=6) == [6]
+
+
+def test_the_beacon_announces_only_dropped_events(h, monkeypatch):
+    """No notice while every event arrived; the head and each task's own head for the
+    tasks whose events were dropped."""
+    from webapp.live import head_beacon
+
+    monkeypatch.setattr(flask_socketio, "server", h.server)
+    sent = []
+    monkeypatch.setattr(head_beacon.events, "emit", lambda event, data, to, **kw: sent.append((event, data, to)))
+    h.connect("plain", "tasks")
+    h.publish(1, task_id=7)
+    assert head_beacon.dropped_rows([(1, 7)], 1) == []
+    rows = [(2, 7), (3, 8), (4, 8), (5, 9)]
+    h.publish(2, task_id=7)
+    h.publish(5, task_id=9)
+    dropped = head_beacon.dropped_rows(rows, 5)
+    assert dropped == [(3, 8), (4, 8)]
+    head_beacon.announce(6, head_beacon.task_heads(dropped))
+    assert sent == [("seq_head", {"head": 6}, "tasks"), ("seq_head", {"head": 4, "task_id": 8}, "task:8")]
+

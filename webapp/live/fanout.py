@@ -106,6 +106,10 @@ class CoalescingRedisManager(socketio.RedisManager):
         self._window_end = 0.0
         self._flusher_running = False
         self._handled_seq = 0  # the highest task_update seq this manager has handled
+        # Every task_update seq handled above the beacon's watermark (webapp.live.head_beacon
+        # asks which of the log's events never came: those are the dropped ones).
+        self._handled: set[int] = set()
+        self._handled_floor = 0
         self._held_head: tuple[dict[str, Any], Any, float] | None = None  # (notice, room, deadline)
 
     # -- entry points ------------------------------------------------------------------
@@ -114,6 +118,8 @@ class CoalescingRedisManager(socketio.RedisManager):
         """An emit from the message queue (or from this process's ``emit``)."""
         event = message.get("event")
         room = message.get("room")
+        if event == TASK_UPDATE:
+            self._record_handled(message.get("data"))
         if (event == TASK_UPDATE and message.get("callback") is None and not message.get("binary")
                 and (message.get("namespace") or NAMESPACE) == NAMESPACE):
             data = message.get("data")
@@ -131,6 +137,8 @@ class CoalescingRedisManager(socketio.RedisManager):
         e.g. the ``seq_head`` notice) skip ``_handle_emit``, so they are routed here."""
         if kwargs.get("ignore_queue"):
             target = to or room
+            if event == TASK_UPDATE:
+                self._record_handled(data)
             if (event == TASK_UPDATE and callback is None and (namespace or NAMESPACE) == NAMESPACE
                     and self._coalescable(data, target, skip_sid)):
                 self._fan_out(data, target)
@@ -160,6 +168,23 @@ class CoalescingRedisManager(socketio.RedisManager):
         rooms = _room_list(room)
         return (isinstance(payload, dict) and isinstance(payload.get("seq"), int)
                 and rooms is not None and ALL_TASKS_ROOM in rooms and not skip_sid)
+
+    def _record_handled(self, data: Any) -> None:
+        payload = data[0] if isinstance(data, list) and len(data) == 1 else data
+        if isinstance(payload, dict) and isinstance(payload.get("seq"), int):
+            with self._lock:
+                if payload["seq"] > self._handled_floor:
+                    self._handled.add(payload["seq"])
+
+    def missing(self, seqs: Iterable[int], floor: int) -> list[int]:
+        """Which of ``seqs`` (event log ids) this manager never handled; then forget
+        everything up to ``floor`` (the caller has checked up to there)."""
+        with self._lock:
+            absent = [seq for seq in seqs if seq not in self._handled]
+            if floor > self._handled_floor:
+                self._handled_floor = floor
+                self._handled = {seq for seq in self._handled if seq > floor}
+        return absent
 
     def _saw(self, payload: Any) -> None:
         if isinstance(payload, dict) and isinstance(payload.get("seq"), int):
