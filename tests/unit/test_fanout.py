@@ -364,3 +364,29 @@ def test_the_beacon_announces_only_dropped_events(h, monkeypatch):
     head_beacon.announce(6, head_beacon.task_heads(dropped))
     assert sent == [("seq_head", {"head": 6}, "tasks"), ("seq_head", {"head": 4, "task_id": 8}, "task:8")]
 
+
+def test_the_adaptive_window_follows_what_a_batch_costs(h, monkeypatch):
+    """No wait while a batch is cheap to send (a few pages); a window of COST_FACTOR
+    times the send's cost, at most the fixed one, when it is not (a thousand)."""
+    h.manager.adaptive = True
+    h.connect("batched", fanout.BATCH_ROOM, "tasks")
+    cost = {"seconds": 0.0}
+    ticks = iter(range(10_000))
+    # Each send "takes" cost seconds on the cost clock (the window's clock is the harness's).
+    monkeypatch.setattr(fanout.time, "perf_counter", lambda: next(ticks) * cost["seconds"])
+    for seq in (1, 2, 3):
+        h.publish(seq)
+    assert h.got("batched") == [("task_updates", [1]), ("task_updates", [2]), ("task_updates", [3])]
+    assert h.manager.window == 0.0 and h.tasks == []
+    cost["seconds"] = 0.01  # 10 ms a batch: a 40 ms window once the average has moved
+    for _ in range(30):
+        h.manager._send_batch([])
+    assert abs(h.manager.window - fanout.COST_FACTOR * 0.01) < 0.002
+    h.clock.now += 1
+    h.publish(4)
+    h.publish(5)  # inside the window: held
+    assert h.got("batched")[-1] == ("task_updates", [4]) and len(h.tasks) == 1
+    cost["seconds"] = 1.0  # very dear: the window stays at the fixed cap
+    for _ in range(30):
+        h.manager._send_batch([])
+    assert h.manager.window == WINDOW
