@@ -17,7 +17,7 @@ from webapp.core.db_retry import is_outage
 from webapp.core.errors import ApiError
 from webapp.core.extensions import db, socketio
 from webapp.core.models import AuditEntry, Task, TaskRun
-from webapp.live import events, fanout, head_beacon, panels, snapshot, stats, subscribe_limits
+from webapp.live import client_monitor, events, fanout, head_beacon, panels, snapshot, stats, subscribe_limits
 from webapp.live.names import (
     AUDIT_ROOM,
     BATCH_ROOM,
@@ -81,6 +81,7 @@ def _connect(auth: Any) -> None:
         raise ConnectionRefusedError("authentication required: sign in or send a token")
     app = current_app._get_current_object()
     head_beacon.ensure_started(app)
+    client_monitor.ensure_started(app)
     socket_sessions.ensure_started(app)
     header = f"Bearer {auth['token']}" if principal.via == "token" and isinstance(auth, dict) \
         else request.headers.get("Authorization")
