@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import requests
+
 from bench.bare_rq import NOOP, SHELL_TRUE, BareRQ
 from bench.common import database, emit_json, load, running_system, summary
 from tests.support.live_client import LiveClient
+from tests.support.processes import ADMIN
 
 
 def main() -> None:
@@ -45,10 +49,15 @@ def main() -> None:
         client = LiveClient(stack.base_url).connect()
         task_ids = [stack.create_task(f"bench-{i}", "true")["id"] for i in range(args.runs)]
         posted: dict[int, float] = {}
+        sessions = threading.local()  # one kept-alive HTTP connection per posting thread
 
         def run_now(task_id: int) -> None:
+            http = getattr(sessions, "http", None)
+            if http is None:
+                http = sessions.http = requests.Session()
+                http.auth = ADMIN
             started = time.time()
-            response = stack.api("POST", f"/tasks/{task_id}/run")
+            response = http.post(f"{stack.base_url}/api/tasks/{task_id}/run", timeout=30)
             assert response.status_code == 202, response.text
             posted[response.json()["run_id"]] = started
 
