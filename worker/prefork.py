@@ -46,33 +46,38 @@ def warm_up() -> None:
             _drop_sqlite_connections()
 
 
-def mark_running(run_id: int, worker_name: str, job_id: str) -> bool:
-    """Record ``running`` in the worker, just before the fork: its database and Redis
-    connections and its statement caches are warm, where a new work horse opened its
-    own and compiled every statement again. The job is this worker's from here on: if
-    the horse dies before it reports, the worker's killed-horse handler ends the run, as
-    it always did. A run that cannot start (canceled while queued) stays as it is, and
-    its job finds it so and does nothing.
+def mark_running(run_id: int, worker_name: str, job_id: str) -> tuple[bool, dict[str, Any] | None]:
+    """Commit ``running`` in the worker, just before the fork (after RQ's own
+    bookkeeping of the job in the worker): its database connection and its statement
+    caches are warm, where a new work horse opened its own and compiled every statement
+    again. The event is *not* published here: the work horse publishes it (the payload
+    is inherited by the fork) once RQ has handed it the job, so that a page sees
+    ``running`` only when the job's bookkeeping is done, as before; an event the horse
+    could not publish is in the event log, and the ``seq_head`` check brings it. If the
+    horse dies before it reports, the worker's killed-horse handler ends the run, as it
+    always did. A run that cannot start (canceled while queued) stays as it is, and its
+    job finds it so and does nothing.
 
-    Returns False when the work horse must record ``running`` itself (the worker tried
-    once only: while the database is away the worker must go on beating, since a worker
-    silent for 20 s counts as lost; the horse retries under the worker's watch, as
-    before), True when there is nothing left to record (done, or no such run).
+    Returns ``(recorded, payload)``: ``recorded`` False when the work horse must record
+    ``running`` itself (the worker tries once only: while the database is away the
+    worker must go on beating, since a worker silent for 20 s counts as lost; the horse
+    retries under the worker's watch, as before); ``payload`` the event to publish.
     """
     with app_context():
         try:
-            update_task_status.__wrapped__(run_id, "running", worker_name=worker_name)
-            return True
+            payload = update_task_status.__wrapped__(run_id, "running", worker_name=worker_name,
+                                                     publish=False)
+            return True, payload
         except UnknownRun:
             log.warning("run %s: no such run (job %s)", run_id, job_id)
-            return True
+            return True, None
         except Exception as exc:  # never the worker's end: the work horse tries again
             if is_outage(exc):
                 log.warning("run %s: database unavailable, the work horse records running (%s)",
                             run_id, str(exc).splitlines()[0][:200])
             else:
                 log.exception("run %s: running not recorded by the worker", run_id)
-            return False
+            return False, None
         finally:
             db.session.close()
             _drop_sqlite_connections()

@@ -113,7 +113,7 @@ class TaskpulseWorker(Worker):
         kwargs["maintenance_interval"] = min(int(maintenance), MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
         self._taskpulse_run_id: int | None = None
-        self._running_recorded = False  # by this worker, for the job it forks for next
+        self._running_recorded, self._running_event = False, None  # worker.prefork.mark_running
         jobenv.hide_from_jobs()
         drop_setup_secrets(app().config)
         with app().app_context():
@@ -132,8 +132,7 @@ class TaskpulseWorker(Worker):
 
     @redis_may_be_away("heartbeat failed")
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        """RQ's heartbeat, plus the short-lived liveness key the lost-run sweep reads, in
-        one round trip (RQ beats about three times a job: three round trips each)."""
+        """RQ's heartbeat and the lost-run sweep's liveness key, in one round trip."""
         if pipeline is not None:
             super().heartbeat(timeout, pipeline)
             liveness.beat(pipeline, self.name)
@@ -184,8 +183,6 @@ class TaskpulseWorker(Worker):
         # Every line about this job names its run (the work horse inherits it by fork).
         bound = logs.bind_run(run_id, None, job.id) if run_id is not None else None
         try:
-            if run_id is not None:  # before the fork, while all is warm (worker.prefork)
-                self._running_recorded = prefork.mark_running(run_id, self.name, job.id)
             super().execute_job(job, queue)
         except REDIS_DOWN as exc:
             log.warning("run %s: Redis went away during job %s (%s); the worker carries on",
@@ -203,12 +200,19 @@ class TaskpulseWorker(Worker):
     def fork_work_horse(self, job: Job, queue: Any) -> None:
         """RQ's fork, the worker's objects frozen first (the horse's garbage collector
         then does not touch, and copy, every shared page); the horse's pid recorded."""
+        run_id = run_id_from_job_id(job.id)
+        if run_id is not None:  # committed before the fork, while all is warm (worker.prefork)
+            self._running_recorded, self._running_event = prefork.mark_running(run_id, self.name, job.id)
         gc.freeze()
         try:
             super().fork_work_horse(job, queue)
+        except OSError as exc:  # no work horse: the run recorded running must not stay so
+            if run_id is not None:
+                with app_context():
+                    update_task_status(run_id, "failed", error=f"could not start the work horse: {exc}")
+            raise
         finally:
             gc.unfreeze()  # in the worker: its garbage is collected as before
-        run_id = run_id_from_job_id(job.id)
         if run_id is not None:
             try:
                 procs.remember(self.connection, run_id, horse=self.horse_pid)
@@ -216,9 +220,8 @@ class TaskpulseWorker(Worker):
                 log.warning("run %s: could not record the work horse's pid", run_id)
 
     def _refuse_foreign_job(self, job: Job, queue: Any, reason: str) -> None:
-        """Mark a foreign job failed in RQ (``rq info`` lists it among the failed jobs)
-        without forking, importing or calling anything it names: no callbacks, no
-        retries, no webhooks, no dependents."""
+        """Mark a foreign job failed in RQ (``rq info`` lists it) without forking, importing
+        or calling anything it names: no callbacks, retries, webhooks or dependents."""
         log.warning("worker %s: job %s on queue %s refused without running: %s",
                     self.name, job.id, queue.name, reason)
         try:
@@ -233,8 +236,8 @@ class TaskpulseWorker(Worker):
             log.warning("job %s: could not be marked failed, Redis unavailable (%s)", job.id, exc)
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        """RQ's bookkeeping, then confine the work horse (``running`` is recorded by the
-        worker before the fork: :meth:`_mark_running`)."""
+        """RQ's bookkeeping, then publish ``running`` (committed by the worker before the
+        fork: :func:`worker.prefork.mark_running`) and confine the work horse."""
         super().prepare_job_execution(job, remove_from_intermediate_queue)
         run_id = run_id_from_job_id(job.id)
         if run_id is None:
@@ -245,7 +248,9 @@ class TaskpulseWorker(Worker):
         with app_context():
             # The horse must not share the parent's pooled DB connections.
             db.engine.dispose(close=False)
-            if not self._running_recorded:  # the database was away for the worker
+            if self._running_event is not None:  # committed by the worker before the fork
+                events.publish(self._running_event)
+            elif not self._running_recorded:  # the database was away for the worker
                 try:
                     update_task_status(run_id, "running", worker_name=self.name)
                 except UnknownRun:
