@@ -12,6 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.job import Job, _job_stack
 from sqlalchemy.orm import configure_mappers, joinedload
 
 from webapp.core.db_retry import is_outage
@@ -46,38 +49,37 @@ def warm_up() -> None:
             _drop_sqlite_connections()
 
 
-def mark_running(run_id: int, worker_name: str, job_id: str) -> tuple[bool, dict[str, Any] | None]:
-    """Commit ``running`` in the worker, just before the fork (after RQ's own
-    bookkeeping of the job in the worker): its database connection and its statement
-    caches are warm, where a new work horse opened its own and compiled every statement
-    again. The event is *not* published here: the work horse publishes it (the payload
-    is inherited by the fork) once RQ has handed it the job, so that a page sees
-    ``running`` only when the job's bookkeeping is done, as before; an event the horse
-    could not publish is in the event log, and the ``seq_head`` check brings it. If the
-    horse dies before it reports, the worker's killed-horse handler ends the run, as it
-    always did. A run that cannot start (canceled while queued) stays as it is, and its
-    job finds it so and does nothing.
+def mark_running(run_id: int, worker_name: str, job_id: str) -> bool:
+    """Record (commit and publish) ``running`` in the worker, after RQ's own bookkeeping
+    of the job in the worker and just before the fork: its database and Redis
+    connections and its statement caches are warm, where a new work horse opened its own
+    and compiled every statement again. Committed and published together, as every state
+    is, so events reach the pages in ``seq`` order as before (publishing from the horse,
+    a fork later, let other processes' later events overtake it). If the horse dies
+    before it reports, the worker's killed-horse handler ends the run, as it always did;
+    if Redis goes away before the horse's own RQ bookkeeping, the horse runs the job
+    anyway (``TaskpulseWorker.prepare_job_execution``). A run that cannot start
+    (canceled while queued) stays as it is, and its job finds it so and does nothing.
 
-    Returns ``(recorded, payload)``: ``recorded`` False when the work horse must record
-    ``running`` itself (the worker tries once only: while the database is away the
-    worker must go on beating, since a worker silent for 20 s counts as lost; the horse
-    retries under the worker's watch, as before); ``payload`` the event to publish.
+    Returns False when the work horse must record ``running`` itself (the worker tries
+    once only: while the database is away the worker must go on beating, since a worker
+    silent for 20 s counts as lost; the horse retries under the worker's watch, as
+    before), True when there is nothing left to record (done, or no such run).
     """
     with app_context():
         try:
-            payload = update_task_status.__wrapped__(run_id, "running", worker_name=worker_name,
-                                                     publish=False)
-            return True, payload
+            update_task_status.__wrapped__(run_id, "running", worker_name=worker_name)
+            return True
         except UnknownRun:
             log.warning("run %s: no such run (job %s)", run_id, job_id)
-            return True, None
+            return True
         except Exception as exc:  # never the worker's end: the work horse tries again
             if is_outage(exc):
                 log.warning("run %s: database unavailable, the work horse records running (%s)",
                             run_id, str(exc).splitlines()[0][:200])
             else:
                 log.exception("run %s: running not recorded by the worker", run_id)
-            return False, None
+            return False
         finally:
             db.session.close()
             _drop_sqlite_connections()
@@ -102,3 +104,24 @@ def lean_connections(*clients: Any) -> None:
             pool.connection_kwargs["driver_info"] = None
             pool.connection_kwargs.pop("lib_name", None)
             pool.connection_kwargs.pop("lib_version", None)
+
+
+class RunJob(Job):
+    """RQ's job, whose start survives Redis being away: ``running`` is recorded (and the
+    page told) by the worker before its fork, so once the work horse has the job it runs
+    it whatever Redis does; RQ's own marks (here, the key's TTL lifted) are skipped then,
+    as its later bookkeeping is, and the run's outcome is recorded in the database by
+    the job itself (``worker.runner.execute_run``)."""
+
+    def perform(self) -> Any:
+        """RQ's ``Job.perform`` (rq 2.12), tolerating Redis being away for its first mark."""
+        try:
+            self.connection.persist(self.key)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("job %s: started without RQ's marks, Redis unavailable (%s)", self.id, exc)
+        _job_stack.push(self)  # what get_current_job() reads
+        try:
+            self._result = self._execute()
+        finally:
+            _job_stack.pop()
+        return self._result

@@ -106,14 +106,14 @@ class TaskpulseWorker(Worker):
             logging.getLogger(__name__).warning(
                 "serializer %r ignored: Taskpulse's worker reads jobs as JSON only", serializer)
         kwargs["serializer"] = JSONSerializer
-        # Beat while a job runs often enough for the lost-run sweep (RQ's default is 30 s).
-        interval = kwargs.get("job_monitoring_interval") or liveness.BEAT_SECONDS
+        kwargs["job_class"] = prefork.RunJob  # its start survives Redis going away
+        interval = kwargs.get("job_monitoring_interval") or liveness.BEAT_SECONDS  # RQ's: 30 s
         kwargs["job_monitoring_interval"] = min(int(interval), liveness.BEAT_SECONDS)
         maintenance = kwargs.get("maintenance_interval") or MAINTENANCE_SECONDS
         kwargs["maintenance_interval"] = min(int(maintenance), MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
         self._taskpulse_run_id: int | None = None
-        self._running_recorded, self._running_event = False, None  # worker.prefork.mark_running
+        self._running_recorded = False  # by this worker, for the job it forks for next
         jobenv.hide_from_jobs()
         drop_setup_secrets(app().config)
         with app().app_context():
@@ -202,7 +202,7 @@ class TaskpulseWorker(Worker):
         then does not touch, and copy, every shared page); the horse's pid recorded."""
         run_id = run_id_from_job_id(job.id)
         if run_id is not None:  # committed before the fork, while all is warm (worker.prefork)
-            self._running_recorded, self._running_event = prefork.mark_running(run_id, self.name, job.id)
+            self._running_recorded = prefork.mark_running(run_id, self.name, job.id)
         gc.freeze()
         try:
             super().fork_work_horse(job, queue)
@@ -236,9 +236,11 @@ class TaskpulseWorker(Worker):
             log.warning("job %s: could not be marked failed, Redis unavailable (%s)", job.id, exc)
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        """RQ's bookkeeping, then publish ``running`` (committed by the worker before the
-        fork: :func:`worker.prefork.mark_running`) and confine the work horse."""
-        super().prepare_job_execution(job, remove_from_intermediate_queue)
+        """RQ's bookkeeping (skipped if Redis is away: ``running`` is recorded), confine."""
+        try:
+            super().prepare_job_execution(job, remove_from_intermediate_queue)
+        except REDIS_DOWN as exc:
+            log.warning("job %s: RQ's bookkeeping skipped, Redis unavailable (%s)", job.id, exc)
         run_id = run_id_from_job_id(job.id)
         if run_id is None:
             return
@@ -248,9 +250,7 @@ class TaskpulseWorker(Worker):
         with app_context():
             # The horse must not share the parent's pooled DB connections.
             db.engine.dispose(close=False)
-            if self._running_event is not None:  # committed by the worker before the fork
-                events.publish(self._running_event)
-            elif not self._running_recorded:  # the database was away for the worker
+            if not self._running_recorded:  # the database was away for the worker
                 try:
                     update_task_status(run_id, "running", worker_name=self.name)
                 except UnknownRun:

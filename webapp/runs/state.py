@@ -125,17 +125,12 @@ def update_task_status(
     next_attempt_at: datetime | None = None,
     worker_name: str | None = None,
     output_lines: int | None = None,
-    publish: bool = True,
 ) -> dict[str, Any] | None:
     """Move run ``run_id`` to ``status``, commit, then publish ``task_update``.
 
     Writes the run, the task's ``last_run_at``/``last_status``/``last_error`` and the
     event row in one transaction. Returns the published payload, or None when the move
     is not allowed from the run's current status (nothing is written then).
-
-    With ``publish=False`` the committed payload is returned unpublished, for the caller
-    to publish with :func:`webapp.live.events.publish` (the worker commits ``running``
-    before its fork, and the work horse publishes it once RQ has handed it the job).
 
     ``running`` -> ``running`` with ``progress`` is a progress report: the run's
     progress (and message) change and an event row is written like any other, but
@@ -204,8 +199,6 @@ def update_task_status(
     payload = event.payload
     db.session.commit()
     log.info("run %s: %s (seq %s)", run_id, status, payload["seq"])
-    if not publish:
-        return payload
     published = events.publish(payload)
     if status in TERMINAL_STATUSES:
         _tell_run_end(run_id, status)
