@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import statistics
 import sys
 import time
@@ -44,14 +45,49 @@ def basic_header(credentials: tuple[str, str] = ADMIN) -> str:
     return "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
 
 
+# The machine's PostgreSQL (as `make test-postgres`); each run makes a database of its own.
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def load() -> dict[str, float]:
+    """The machine's load average now (other engineers' tests share the two cores)."""
+    one, five, fifteen = os.getloadavg()
+    return {"load_1m": round(one, 2), "load_5m": round(five, 2), "load_15m": round(fifteen, 2)}
+
+
+@contextmanager
+def database(kind: str) -> Iterator[str | None]:
+    """None for SQLite (the stack's own file), or the URL of a fresh PostgreSQL database
+    beside :data:`POSTGRES_URL`, dropped afterwards."""
+    if kind == "sqlite":
+        yield None
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_URL)
+    name = f"taskpulse_bench_{os.getpid()}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @contextmanager
 def running_system(workdir: Path, async_mode: str = "eventlet", workers: int = 1,
-                   extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+                   extra_env: dict[str, str] | None = None, database_url: str | None = None,
+                   worker_class: str = "worker.runner.TaskpulseWorker") -> Iterator[Stack]:
     """A private redis-server, the Socket.IO server and ``workers`` forking rq workers."""
     redis_server = RedisServer(workdir).start()
-    stack = Stack(redis_server, workdir, async_mode=async_mode, extra_env=extra_env)
+    stack = Stack(redis_server, workdir, async_mode=async_mode, extra_env=extra_env,
+                  database_url=database_url)
     try:
-        stack.start(workers=workers)
+        stack.start(workers=workers, worker_class=worker_class)
         yield stack
     finally:
         stack.stop()

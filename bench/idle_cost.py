@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 import socketio
 
-from bench.common import ProcessMeter, basic_header, cpu_window, emit_json, running_system, summary
+from bench.common import ProcessMeter, basic_header, cpu_window, emit_json, load, running_system, summary
 
 POLL_INTERVAL = 2.5
 
@@ -165,17 +165,26 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--tasks", type=int, default=20, help="tasks in the list the pollers fetch")
+    parser.add_argument("--no-polling", action="store_true", help="Taskpulse's pages only")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    load_before = load()
     with tempfile.TemporaryDirectory() as tmp, running_system(Path(tmp), workers=1) as stack:
         stack.create_task("idle-probe", "true")
         for i in range(args.tasks - 1):
             stack.create_task(f"idle-filler-{i}", "true", description="x" * 80)
         meter = ProcessMeter(stack.web.pid)
         live = asyncio.run(socketio_pages(stack, args.pages, args.seconds, meter))
-        polling = asyncio.run(polling_pages(stack, args.pages, args.seconds, meter))
+        load_live = load()
+        polling: dict = {"skipped": True}
+        if not args.no_polling:
+            try:
+                polling = asyncio.run(polling_pages(stack, args.pages, args.seconds, meter))
+            except Exception as exc:  # an overloaded machine: keep Taskpulse's figures
+                polling = {"failed": f"{type(exc).__name__}: {exc}"}
     emit_json({"pages": args.pages, "seconds": args.seconds, "tasks": args.tasks,
-               "taskpulse_socketio": live, "polling_every_2_5_s": polling}, args.out)
+               "taskpulse_socketio": live, "polling_every_2_5_s": polling,
+               "load_before": load_before, "load_after_taskpulse": load_live, "load_after": load()}, args.out)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import ctypes
 import fnmatch
 import logging
 import os
+import re
 from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,13 @@ RUN_ID_VAR = "TASKPULSE_RUN_ID"
 TASK_VAR = "TASKPULSE_TASK"
 
 
+# The allow-list as one pattern (matched for every variable in every work horse).
+_ALLOWED = re.compile("|".join(f"(?:{fnmatch.translate(pattern)})" for pattern in ALLOWED_ENV))
+
+
 def allowed(name: str) -> bool:
     """True when the worker's variable ``name`` may pass into a job."""
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in ALLOWED_ENV)
+    return _ALLOWED.match(name) is not None
 
 
 def base_environment(source: Mapping[str, str] | None = None) -> dict[str, str]:

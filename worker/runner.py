@@ -7,6 +7,7 @@ forking worker cannot stop jobs.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import signal
@@ -37,8 +38,8 @@ from webapp.runs import output as live_output
 from webapp.runs.state import UnknownRun, run_id_from_job_id, update_task_status
 from webapp.runs.switches import run_refusal
 
-from . import guard, inputs, jobenv, kinds, parent_watch, procs, progress
-from .callbacks import next_attempt
+from . import guard, inputs, jobenv, kinds, parent_watch, prefork, procs, progress
+from .callbacks import next_attempt, success_recorded
 from .context import app, app_context
 from .masking import masked_failure
 from .stream import RunStream
@@ -105,8 +106,8 @@ class TaskpulseWorker(Worker):
             logging.getLogger(__name__).warning(
                 "serializer %r ignored: Taskpulse's worker reads jobs as JSON only", serializer)
         kwargs["serializer"] = JSONSerializer
-        # Beat while a job runs often enough for the lost-run sweep (RQ's default is 30 s).
-        interval = kwargs.get("job_monitoring_interval") or liveness.BEAT_SECONDS
+        kwargs["job_class"] = prefork.RunJob  # its start survives Redis going away
+        interval = kwargs.get("job_monitoring_interval") or liveness.BEAT_SECONDS  # RQ's: 30 s
         kwargs["job_monitoring_interval"] = min(int(interval), liveness.BEAT_SECONDS)
         # ... and while idle, so that pages know within seconds which queues have a worker.
         kwargs["worker_ttl"] = min(int(kwargs.get("worker_ttl") or liveness.WORKER_TTL), liveness.WORKER_TTL)
@@ -114,10 +115,12 @@ class TaskpulseWorker(Worker):
         kwargs["maintenance_interval"] = min(int(maintenance), MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
         self._taskpulse_run_id: int | None = None
+        self._running_recorded = False  # by this worker, for the job it forks for next
         jobenv.hide_from_jobs()
         drop_setup_secrets(app().config)
         with app().app_context():
-            events.emitter()
+            prefork.lean_connections(self.connection, redis_connection(), events.emitter().redis)
+        prefork.warm_up()
 
     def work(self, burst: bool = False, logging_level: str | None = None,
              date_format: str = DEFAULT_LOGGING_DATE_FORMAT, log_format: str = DEFAULT_LOGGING_FORMAT,
@@ -131,12 +134,15 @@ class TaskpulseWorker(Worker):
 
     @redis_may_be_away("heartbeat failed")
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        """RQ's heartbeat, plus the short-lived liveness key the lost-run sweep reads."""
-        super().heartbeat(timeout, pipeline)
-        try:
-            liveness.beat(pipeline if pipeline is not None else self.connection, self.name)
-        except Exception:  # Redis trouble surfaces in RQ's own calls
-            log.debug("worker %s: liveness beat failed", self.name, exc_info=True)
+        """RQ's heartbeat and the lost-run sweep's liveness key, in one round trip."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            liveness.beat(pipeline, self.name)
+            return
+        with self.connection.pipeline(transaction=False) as pipe:
+            super().heartbeat(timeout, pipe)
+            liveness.beat(pipe, self.name)
+            pipe.execute()
 
     @redis_may_be_away("suspension check skipped")
     def check_for_suspension(self, burst: bool) -> None:
@@ -193,10 +199,31 @@ class TaskpulseWorker(Worker):
                 except Exception:  # Redis away: the record expires on its own
                     log.debug("run %s: process record not dropped", run_id)
 
+    def fork_work_horse(self, job: Job, queue: Any) -> None:
+        """RQ's fork, the worker's objects frozen first (the horse's garbage collector
+        then does not touch, and copy, every shared page); the horse's pid recorded."""
+        run_id = run_id_from_job_id(job.id)
+        if run_id is not None:  # committed before the fork, while all is warm (worker.prefork)
+            self._running_recorded = prefork.mark_running(run_id, self.name, job.id)
+        gc.freeze()
+        try:
+            super().fork_work_horse(job, queue)
+        except OSError as exc:  # no work horse: the run recorded running must not stay so
+            if run_id is not None:
+                with app_context():
+                    update_task_status(run_id, "failed", error=f"could not start the work horse: {exc}")
+            raise
+        finally:
+            gc.unfreeze()  # in the worker: its garbage is collected as before
+        if run_id is not None:
+            try:
+                procs.remember(self.connection, run_id, horse=self.horse_pid)
+            except Exception:  # Redis away: only the killing of a lost horse needs it
+                log.warning("run %s: could not record the work horse's pid", run_id)
+
     def _refuse_foreign_job(self, job: Job, queue: Any, reason: str) -> None:
-        """Mark a foreign job failed in RQ (``rq info`` lists it among the failed jobs)
-        without forking, importing or calling anything it names: no callbacks, no
-        retries, no webhooks, no dependents."""
+        """Mark a foreign job failed in RQ (``rq info`` lists it) without forking, importing
+        or calling anything it names: no callbacks, retries, webhooks or dependents."""
         log.warning("worker %s: job %s on queue %s refused without running: %s",
                     self.name, job.id, queue.name, reason)
         try:
@@ -211,8 +238,11 @@ class TaskpulseWorker(Worker):
             log.warning("job %s: could not be marked failed, Redis unavailable (%s)", job.id, exc)
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        """RQ's bookkeeping, then mark the run ``running`` (this runs in the work horse)."""
-        super().prepare_job_execution(job, remove_from_intermediate_queue)
+        """RQ's bookkeeping (skipped if Redis is away: ``running`` is recorded), confine."""
+        try:
+            super().prepare_job_execution(job, remove_from_intermediate_queue)
+        except REDIS_DOWN as exc:
+            log.warning("job %s: RQ's bookkeeping skipped, Redis unavailable (%s)", job.id, exc)
         run_id = run_id_from_job_id(job.id)
         if run_id is None:
             return
@@ -222,14 +252,11 @@ class TaskpulseWorker(Worker):
         with app_context():
             # The horse must not share the parent's pooled DB connections.
             db.engine.dispose(close=False)
-            try:
-                procs.remember(redis_connection(), run_id, horse=os.getpid())
-            except Exception:
-                log.warning("run %s: could not record the work horse's pid", run_id)
-            try:
-                update_task_status(run_id, "running", worker_name=self.name)
-            except UnknownRun:
-                log.warning("run %s: no such run (job %s)", run_id, job.id)
+            if not self._running_recorded:  # the database was away for the worker
+                try:
+                    update_task_status(run_id, "running", worker_name=self.name)
+                except UnknownRun:
+                    log.warning("run %s: no such run (job %s)", run_id, job.id)
         parent_watch.start(os.getppid(), run_id)
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
@@ -293,10 +320,7 @@ def _load_run(run_id: int) -> TaskRun | None:
     """The run with its task, once the database answers: a job that starts while the
     database is away waits for it, as the run's state changes do, rather than failing
     a run whose command never ran."""
-    run = db.session.get(TaskRun, run_id)
-    if run is not None:
-        _ = run.task.config  # loaded now, under the retry (read again below, from memory)
-    return run
+    return prefork.read_run(run_id)
 
 
 def execute_run(run_id: int) -> dict[str, Any]:
@@ -374,4 +398,5 @@ def execute_run(run_id: int) -> dict[str, Any]:
     # survive Redis being away at this moment. The callback then finds the run final.
     with app_context():
         update_task_status(run_id, "success", **result)
+    success_recorded(run_id)
     return result

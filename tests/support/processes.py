@@ -294,11 +294,11 @@ class Stack:
             capture_output=True, text=True, check=check, timeout=timeout,
         )
 
-    def start(self, workers: int = 1) -> "Stack":
+    def start(self, workers: int = 1, worker_class: str = "worker.runner.TaskpulseWorker") -> "Stack":
         self.flask("db", "upgrade")
         self.start_web()
         for _ in range(workers):
-            self.start_worker()
+            self.start_worker(worker_class=worker_class)
         return self
 
     def server_command(self) -> list[str]:
@@ -322,12 +322,13 @@ class Stack:
         return self.web
 
     def start_worker(self, env: dict[str, str] | None = None, queues: tuple[str, ...] = ("taskpulse",),
-                     timeout: float = 30) -> Process:
+                     timeout: float = 30, worker_class: str = "worker.runner.TaskpulseWorker") -> Process:
         """Start one more forking rq worker (with ``env`` instead of the usual one) serving
-        ``queues`` (``taskpulse-alerts`` for the alerts worker of the Procfile)."""
+        ``queues`` (``taskpulse-alerts`` for the alerts worker of the Procfile);
+        ``worker_class`` is for the benchmarks' instrumented subclass."""
         name = f"worker-{self.port}-{len(self.workers)}"
         worker = Process(name, [
-            str(VENV_BIN / "rq"), "worker", "--worker-class", "worker.runner.TaskpulseWorker",
+            str(VENV_BIN / "rq"), "worker", "--worker-class", worker_class,
             # As the Procfile runs it: the connection from REDIS_URL (redis:// or redis+sentinel://).
             "--serializer", "rq.serializers.JSONSerializer", "-c", "worker.rq_settings",
             "--name", name, *queues,

@@ -330,3 +330,63 @@ def test_the_app_uses_the_coalescing_manager(app):
     manager = app.extensions["socketio"].server.manager
     assert isinstance(manager, fanout.CoalescingRedisManager)
     assert manager.channel == "flask-socketio"
+
+
+def test_the_manager_tells_which_events_it_never_handled(h):
+    """The seq_head beacon's question (webapp.live.head_beacon): of the log's events up
+    to a point, which never reached this process? Only those; then it forgets them."""
+    h.connect("plain", "tasks")
+    for seq in (1, 2, 4):
+        h.publish(seq)
+    assert h.manager.missing([1, 2, 3, 4], floor=4) == [3]
+    assert h.manager._handled == set()  # forgotten up to the floor
+    h.publish(3)  # arriving after its check: below the floor, not kept
+    h.publish(5)
+    assert h.manager.missing([5, 6], floor=6) == [6]
+
+
+def test_the_beacon_announces_only_dropped_events(h, monkeypatch):
+    """No notice while every event arrived; the head and each task's own head for the
+    tasks whose events were dropped."""
+    from webapp.live import head_beacon
+
+    monkeypatch.setattr(flask_socketio, "server", h.server)
+    sent = []
+    monkeypatch.setattr(head_beacon.events, "emit", lambda event, data, to, **kw: sent.append((event, data, to)))
+    h.connect("plain", "tasks")
+    h.publish(1, task_id=7)
+    assert head_beacon.dropped_rows([(1, 7)], 1) == []
+    rows = [(2, 7), (3, 8), (4, 8), (5, 9)]
+    h.publish(2, task_id=7)
+    h.publish(5, task_id=9)
+    dropped = head_beacon.dropped_rows(rows, 5)
+    assert dropped == [(3, 8), (4, 8)]
+    head_beacon.announce(6, head_beacon.task_heads(dropped))
+    assert sent == [("seq_head", {"head": 6}, "tasks"), ("seq_head", {"head": 4, "task_id": 8}, "task:8")]
+
+
+def test_the_adaptive_window_follows_what_a_batch_costs(h, monkeypatch):
+    """No wait while a batch is cheap to send (a few pages); a window of COST_FACTOR
+    times the send's cost, at most the fixed one, when it is not (a thousand)."""
+    h.manager.adaptive = True
+    h.connect("batched", fanout.BATCH_ROOM, "tasks")
+    cost = {"seconds": 0.0}
+    ticks = iter(range(10_000))
+    # Each send "takes" cost seconds on the cost clock (the window's clock is the harness's).
+    monkeypatch.setattr(fanout.time, "perf_counter", lambda: next(ticks) * cost["seconds"])
+    for seq in (1, 2, 3):
+        h.publish(seq)
+    assert h.got("batched") == [("task_updates", [1]), ("task_updates", [2]), ("task_updates", [3])]
+    assert h.manager.window == 0.0 and h.tasks == []
+    cost["seconds"] = 0.01  # 10 ms a batch: a 40 ms window once the average has moved
+    for _ in range(30):
+        h.manager._send_batch([])
+    assert abs(h.manager.window - fanout.COST_FACTOR * 0.01) < 0.002
+    h.clock.now += 1
+    h.publish(4)
+    h.publish(5)  # inside the window: held
+    assert h.got("batched")[-1] == ("task_updates", [4]) and len(h.tasks) == 1
+    cost["seconds"] = 1.0  # very dear: the window stays at the fixed cap
+    for _ in range(30):
+        h.manager._send_batch([])
+    assert h.manager.window == WINDOW

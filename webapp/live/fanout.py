@@ -7,7 +7,9 @@ writer) that does not depend on its size. A connection that subscribes to ``task
 ``"batch": true`` (see :mod:`webapp.web.sockets`) also joins :data:`BATCH_ROOM`; this client
 manager then delivers the ``task_update`` events of room ``tasks`` to it as
 ``task_updates`` messages, ``{"events": [payload, ...]}`` in ``seq`` order, at most one
-per :data:`WINDOW_SECONDS`:
+per window: :data:`WINDOW_SECONDS`, or, for the server's own manager (adaptive), a window
+sized to what a batch costs to send (:data:`COST_FACTOR`), so a quiet or small room gets
+every event at once and only a room whose sends are dear waits up to the full window:
 
 - leading edge: the first event after a quiet window goes out at once, alone, so a
   single run's latency is what it was;
@@ -55,6 +57,13 @@ from webapp.live.names import TASK_UPDATES as BATCH_EVENT
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 0.1
+# The adaptive window (the server's client manager, webapp.web.sockets.client_manager):
+# a batch window this many times as long as handing the last batches to the batch room
+# took, capped at WINDOW_SECONDS. A room of a few pages costs microseconds a batch, so
+# its events go out at once, one by one; at 1,000 pages a batch costs ~25 ms of hand-off
+# and the window grows to the cap, so that fan-out keeps to a share of the server.
+COST_FACTOR = 4.0
+COST_WEIGHT = 0.3  # weight of the newest batch in the moving average of the cost
 # The python-socketio internals this manager relies on, with the signatures it calls
 # them with; tests/unit/test_fanout_internals.py fails, naming the one that changed,
 # when an upgrade moves them. Everything else it uses is public API.
@@ -88,16 +97,19 @@ class CoalescingRedisManager(socketio.RedisManager):
     Args:
         url: the Redis URL of the message queue.
         channel: the message queue channel (``flask-socketio`` for Taskpulse).
-        window: the coalescing window in seconds.
+        window: the coalescing window in seconds (the longest one, when adaptive).
+        adaptive: size the window to what a batch costs to send (:data:`COST_FACTOR`).
         **kwargs: passed to :class:`socketio.RedisManager`.
     """
 
     name = "redis+coalescing"
 
     def __init__(self, url: str, channel: str = "flask-socketio", window: float = WINDOW_SECONDS,
-                 **kwargs: Any) -> None:
+                 adaptive: bool = False, **kwargs: Any) -> None:
         super().__init__(url, channel=channel, **kwargs)
-        self.window = window
+        self.max_window = window
+        self.adaptive = adaptive
+        self._batch_cost = 0.0  # moving average of the seconds one batch send took
         # Held while deciding and while handing packets to the send queues (never
         # blocks: each send is a queue put), so batches leave in order whichever task
         # flushes. Monkey-patched into a green lock under eventlet and gevent.
@@ -106,6 +118,10 @@ class CoalescingRedisManager(socketio.RedisManager):
         self._window_end = 0.0
         self._flusher_running = False
         self._handled_seq = 0  # the highest task_update seq this manager has handled
+        # Every task_update seq handled above the beacon's watermark (webapp.live.head_beacon
+        # asks which of the log's events never came: those are the dropped ones).
+        self._handled: set[int] = set()
+        self._handled_floor = 0
         self._held_head: tuple[dict[str, Any], Any, float] | None = None  # (notice, room, deadline)
 
     # -- entry points ------------------------------------------------------------------
@@ -114,6 +130,8 @@ class CoalescingRedisManager(socketio.RedisManager):
         """An emit from the message queue (or from this process's ``emit``)."""
         event = message.get("event")
         room = message.get("room")
+        if event == TASK_UPDATE:
+            self._record_handled(message.get("data"))
         if (event == TASK_UPDATE and message.get("callback") is None and not message.get("binary")
                 and (message.get("namespace") or NAMESPACE) == NAMESPACE):
             data = message.get("data")
@@ -131,6 +149,8 @@ class CoalescingRedisManager(socketio.RedisManager):
         e.g. the ``seq_head`` notice) skip ``_handle_emit``, so they are routed here."""
         if kwargs.get("ignore_queue"):
             target = to or room
+            if event == TASK_UPDATE:
+                self._record_handled(data)
             if (event == TASK_UPDATE and callback is None and (namespace or NAMESPACE) == NAMESPACE
                     and self._coalescable(data, target, skip_sid)):
                 self._fan_out(data, target)
@@ -160,6 +180,23 @@ class CoalescingRedisManager(socketio.RedisManager):
         rooms = _room_list(room)
         return (isinstance(payload, dict) and isinstance(payload.get("seq"), int)
                 and rooms is not None and ALL_TASKS_ROOM in rooms and not skip_sid)
+
+    def _record_handled(self, data: Any) -> None:
+        payload = data[0] if isinstance(data, list) and len(data) == 1 else data
+        if isinstance(payload, dict) and isinstance(payload.get("seq"), int):
+            with self._lock:
+                if payload["seq"] > self._handled_floor:
+                    self._handled.add(payload["seq"])
+
+    def missing(self, seqs: Iterable[int], floor: int) -> list[int]:
+        """Which of ``seqs`` (event log ids) this manager never handled; then forget
+        everything up to ``floor`` (the caller has checked up to there)."""
+        with self._lock:
+            absent = [seq for seq in seqs if seq not in self._handled]
+            if floor > self._handled_floor:
+                self._handled_floor = floor
+                self._handled = {seq for seq in self._handled if seq > floor}
+        return absent
 
     def _saw(self, payload: Any) -> None:
         if isinstance(payload, dict) and isinstance(payload.get("seq"), int):
@@ -217,8 +254,8 @@ class CoalescingRedisManager(socketio.RedisManager):
         with self._lock:
             now = time.monotonic()
             if not self._pending and now >= self._window_end:
-                self._window_end = now + self.window
                 self._send_batch([payload])
+                self._window_end = now + self.window
             else:
                 self._pending.append(payload)
                 if not self._flusher_running:
@@ -242,13 +279,25 @@ class CoalescingRedisManager(socketio.RedisManager):
                 for part in eio_pkts:
                     self.server._send_eio_packet(eio_sid, part)
 
+    @property
+    def window(self) -> float:
+        """The batch window now: the fixed one, or (adaptive) :data:`COST_FACTOR` times
+        what a batch send costs, at most the fixed one."""
+        if not self.adaptive:
+            return self.max_window
+        return min(self.max_window, COST_FACTOR * self._batch_cost)
+
     def _send_batch(self, batch: list[dict[str, Any]]) -> None:
         """One ``task_updates`` message to the batch room. Called with the lock held."""
         batch.sort(key=lambda payload: payload["seq"])
+        started = time.perf_counter()
         try:
             Manager.emit(self, BATCH_EVENT, {"events": batch}, namespace=NAMESPACE, room=BATCH_ROOM)
         except Exception:  # a send must not wedge the window; replay recovers the events
             log.exception("sending a task_updates batch of %d events failed", len(batch))
+        cost = time.perf_counter() - started
+        self._batch_cost = cost if not self._batch_cost else (
+            COST_WEIGHT * cost + (1 - COST_WEIGHT) * self._batch_cost)
 
     def _flush_loop(self) -> None:
         """Flush the held events each time a window closes; end after a quiet window."""
@@ -261,9 +310,10 @@ class CoalescingRedisManager(socketio.RedisManager):
                             self._flusher_running = False
                             return
                         batch, self._pending = self._pending, []
-                        self._window_end = time.monotonic() + self.window
+                        start = time.monotonic()
                         self._send_batch(batch)
                         delay = self.window
+                        self._window_end = start + delay
                 self.server.sleep(delay)
         except BaseException:
             with self._lock:

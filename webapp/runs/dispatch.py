@@ -188,12 +188,13 @@ def dispatch(task_id: int, trigger: str = "manual", params: Any = None) -> dict[
     run.params, run.secret_params = shown or None, sealed
     run_id, job_id, waiting = run.id, run.job_id, run.waiting
     timeout, name = job_timeout(task), task.name
+    checked = enqueue_checks(task, run)
     db.session.commit()
     events.publish(payload)
     if waiting is not None:  # a full concurrency group: webapp.runs.release queues it later
         log.info("run %s: queued, %s", run_id, waiting)
         return {"run_id": run_id, "job_id": job_id, "status": "queued", "waiting": waiting}
-    refusal = enqueue_run(run_id, job_id, name, timeout)
+    refusal = enqueue_run(run_id, job_id, name, timeout, checked=checked)
     if refusal is not None:
         return {"run_id": run_id, "job_id": job_id, "status": "failed", "error": refusal}
     log.info("run %s: queued as %s (%s)", run_id, job_id, trigger)
@@ -207,23 +208,38 @@ def job_timeout(task: Task) -> int:
     return task.timeout + (TIMEOUT_GRACE if task.kind == "shell" else 0)
 
 
-def enqueue_run(run_id: int, job_id: str, task_name: str, timeout: int) -> str | None:
+Checked = tuple[str | None, Retry | None, str]  # (refusal, Retry, queue name)
+
+
+def enqueue_checks(task: Task, run: TaskRun) -> Checked:
+    """:func:`enqueue_run`'s look-ups (the switches' refusal, RQ's Retry, the task's
+    queue) made from the run and task in hand, before the commit: two queries fewer
+    between the ``queued`` event and the job reaching the queue."""
+    return run_refusal(task.kind, task.config), _retry_of(run.max_attempts, task.retries), task.queue
+
+
+def enqueue_run(run_id: int, job_id: str, task_name: str, timeout: int,
+                checked: Checked | None = None) -> str | None:
     """Put the RQ job of a committed, queued run on the queue (Run Now, the scheduler,
     released and re-queued runs), unless this process's switches refuse the task's kind
     now: the run then ends ``failed`` with the reason, which is returned (else None).
+    ``checked`` is the refusal and Retry already worked out (:func:`enqueue_checks`).
 
     Raises:
         QueueUnavailable: Redis refused the job (the run is then marked failed).
     """
-    run = db.session.get(TaskRun, run_id)
-    refusal = run_refusal(run.task.kind, run.task.config) if run is not None else None
+    if checked is not None:
+        refusal, retry, queue_name = checked
+    else:
+        run = db.session.get(TaskRun, run_id)
+        refusal = run_refusal(run.task.kind, run.task.config) if run is not None else None
+        retry = retry_for(run_id) if refusal is None else None
+        queue_name = run.task.queue if run is not None else None
     if refusal is not None:
         db.session.rollback()
         log.warning("run %s: not queued: %s", run_id, refusal)
         update_task_status(run_id, "failed", error=refusal)
         return refusal
-    retry = retry_for(run_id)
-    queue_name = run.task.queue if run is not None else None
     try:
         queue(queue_name).enqueue(
             JOB_FUNCTION,
@@ -249,10 +265,14 @@ def retry_for(run_id: int) -> Retry | None:
     RQ reuses the *first* delay when the list is shorter than ``max``, so the list is
     padded here to say what the task means."""
     run = db.session.get(TaskRun, run_id)
-    if run is None or run.max_attempts <= 1:
+    return _retry_of(run.max_attempts, run.task.retries) if run is not None else None
+
+
+def _retry_of(max_attempts: int, task_retries: dict[str, Any] | None) -> Retry | None:
+    if max_attempts <= 1:
         return None
-    retries = run.max_attempts - 1
-    backoff = list((run.task.retries or {}).get("backoff") or [0])
+    retries = max_attempts - 1
+    backoff = list((task_retries or {}).get("backoff") or [0])
     delays = [backoff[min(i, len(backoff) - 1)] for i in range(retries)]
     return Retry(max=retries, interval=delays)
 

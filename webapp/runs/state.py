@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased, joinedload
 
 from webapp.core.db_retry import retry_on_db_outage
 from webapp.core.extensions import db
@@ -146,7 +147,7 @@ def update_task_status(
     Raises:
         UnknownRun: no run has this id.
     """
-    run = db.session.get(TaskRun, run_id, with_for_update=True)
+    run, newest = _locked_run(run_id)
     if run is None:
         db.session.rollback()
         raise UnknownRun(run_id)
@@ -196,7 +197,7 @@ def update_task_status(
     elif error is not None:
         run.error = error
 
-    if not progress_report and _is_latest_run(task, run):
+    if not progress_report and _is_latest_run(run, newest):
         if status == "running":
             task.last_run_at = now
         task.last_status = status
@@ -214,12 +215,30 @@ def update_task_status(
     return published
 
 
-def _is_latest_run(task: Task, run: TaskRun) -> bool:
-    """True when no newer run of the task exists, so the task's fields follow this run.
+def _locked_run(run_id: int) -> tuple[TaskRun | None, int | None]:
+    """The run (row-locked on PostgreSQL), its task, and the id of the task's newest run
+    that is not ``skipped``, in one query (three before: the run, its task, the newest).
+
+    The newest is read with the run, before this transaction changes anything, which
+    is what the check needs: a run this transaction moves is not skipped, before or after.
+    """
+    newer = aliased(TaskRun)
+    newest = (select(db.func.max(newer.id))
+              .where(newer.task_id == TaskRun.task_id, newer.status != "skipped")
+              .scalar_subquery())
+    row = db.session.execute(
+        select(TaskRun, newest).where(TaskRun.id == run_id)
+        .options(joinedload(TaskRun.task, innerjoin=True))
+        .with_for_update(of=TaskRun)
+        .execution_options(populate_existing=True)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def _is_latest_run(run: TaskRun, newest: int | None) -> bool:
+    """True when no newer run of the task exists (``newest``, from :func:`_locked_run`),
+    so the task's fields follow this run.
 
     Skipped runs do not count: they never ran, so a run they overtook still reports.
     """
-    newest = db.session.execute(
-        select(db.func.max(TaskRun.id)).where(TaskRun.task_id == task.id, TaskRun.status != "skipped")
-    ).scalar()
     return newest is None or run.id >= newest

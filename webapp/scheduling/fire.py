@@ -27,7 +27,7 @@ from webapp.core.models import Task
 from webapp.core.queries import active_runs
 from webapp.core.timeutil import as_utc, iso
 from webapp.live import events, snapshot
-from webapp.runs.dispatch import enqueue_run, job_timeout
+from webapp.runs.dispatch import enqueue_checks, enqueue_run, job_timeout
 from webapp.runs.release import release_held
 from webapp.runs.state import open_run, record_skipped_run
 from webapp.scheduling.misfire import DEFAULT_GRACE_SECONDS, ON_TIME_SECONDS, plan_fire
@@ -132,6 +132,7 @@ def start_run(task: Task, fire_at: datetime | None, trigger: str = TRIGGER,
                                     parent_run_id=parent_run_id)
             run.params = default_values(task.params)  # scheduled and chained runs use the defaults
         run_id, job_id, waiting = run.id, run.job_id, run.waiting
+        checked = enqueue_checks(task, run) if reason is None and not run.held else None
         db.session.commit()
     except IntegrityError:  # this fire already has its run (the insert's flush): never double it
         db.session.rollback()
@@ -149,7 +150,7 @@ def start_run(task: Task, fire_at: datetime | None, trigger: str = TRIGGER,
         log.info("run %s: task %s %s", run_id, task_id, waiting)
         return "held"
     try:
-        if enqueue_run(run_id, job_id, name, timeout) is not None:
+        if enqueue_run(run_id, job_id, name, timeout, checked=checked) is not None:
             return "refused"  # a switch is off: the run ended failed, and says why
     except QueueUnavailable:  # the run is already marked failed, and says why
         return "queue_unavailable"

@@ -164,6 +164,9 @@ def mount(app: Flask, url_prefix: str = "", host_login: HostLogin | None = None,
         async_mode=app.config["ASYNC_MODE"],
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
         path=state.socketio_path,
+        # Dead clients are found by one sweep every few seconds (webapp.live.client_monitor),
+        # not by Engine.IO's monitor, which wakes N / 20 times a second at N connections.
+        monitor_clients=False,
     )
     sockets.register(socketio)
     app.register_blueprint(_blueprint(state), url_prefix=url_prefix or None)
