@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from functools import partial
 from typing import Any, NoReturn, TypeVar
 
 from redis import Redis
@@ -107,12 +106,11 @@ class TaskpulseWorker(Worker):
                 "serializer %r ignored: Taskpulse's worker reads jobs as JSON only", serializer)
         kwargs["serializer"] = JSONSerializer
         kwargs["job_class"] = prefork.RunJob  # its start survives Redis going away
-        interval = kwargs.get("job_monitoring_interval") or liveness.BEAT_SECONDS  # RQ's: 30 s
-        kwargs["job_monitoring_interval"] = min(int(interval), liveness.BEAT_SECONDS)
-        # ... and while idle, so that pages know within seconds which queues have a worker.
-        kwargs["worker_ttl"] = min(int(kwargs.get("worker_ttl") or liveness.WORKER_TTL), liveness.WORKER_TTL)
-        maintenance = kwargs.get("maintenance_interval") or MAINTENANCE_SECONDS
-        kwargs["maintenance_interval"] = min(int(maintenance), MAINTENANCE_SECONDS)
+        # Beat often enough, busy (RQ's default: 30 s) and idle, for the lost-run sweep and
+        # for pages to know which queues have a worker; RQ's maintenance at least this often.
+        for name, most in (("job_monitoring_interval", liveness.BEAT_SECONDS), ("worker_ttl", liveness.WORKER_TTL),
+                           ("maintenance_interval", MAINTENANCE_SECONDS)):
+            kwargs[name] = min(int(kwargs.get(name) or most), most)
         super().__init__(*args, **kwargs)
         self._taskpulse_run_id: int | None = None
         self._running_recorded = False  # by this worker, for the job it forks for next
@@ -359,7 +357,7 @@ def execute_run(run_id: int) -> dict[str, Any]:
     if refusal is not None or executor is None or given is None:
         _refuse(run_id, kinds.JobRefused(refusal or f"unknown job kind {kind!r}"))
     mask = given.mask
-    stream = RunStream(partial(_send_progress, run_id), partial(_send_lines, run_id, task_id),
+    stream = RunStream(functools.partial(_send_progress, run_id), functools.partial(_send_lines, run_id, task_id),
                        first_line=first_line, mask=mask if mask else None)
     if attempt > 1:
         stream.line("system", f"attempt {attempt} of {max_attempts}")
@@ -369,7 +367,7 @@ def execute_run(run_id: int) -> dict[str, Any]:
     jobenv.confine_process(env)
     try:
         outcome = executor(config, timeout, run_id, tail_bytes, stream=stream,
-                           on_spawn=partial(_on_spawn, redis, run_id), env=env,
+                           on_spawn=functools.partial(_on_spawn, redis, run_id), env=env,
                            kwargs=given.kwargs, mask=mask if mask else None)
     except kinds.JobRefused as exc:
         exc.lines = stream.line_count or None
