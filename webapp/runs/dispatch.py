@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +45,7 @@ SUMMARY_FUNCTION = "worker.delivery.send_summary"
 DELIVERY_TIMEOUT = 120
 TIMEOUT_GRACE = 15
 RESULT_TTL = 3600
+STOP_START_GRACE = 2.0  # seconds a stop waits for a work horse that is just starting
 FAILURE_TTL = 7 * 24 * 3600
 
 
@@ -306,7 +308,7 @@ def stop_run(run_id: int) -> dict[str, Any]:
         return dict(answer, action="cancel", status="canceled")
     if status == "running":
         try:
-            send_stop_job_command(redis_connection(), job_id, serializer=JSONSerializer)
+            _send_stop(job_id)
         except (NoSuchJobError, InvalidJobOperation):
             return _stop_unowned(run_id, answer, worker)
         except RedisError as exc:
@@ -314,6 +316,26 @@ def stop_run(run_id: int) -> dict[str, Any]:
         log.info("run %s: stop requested (worker %s)", run_id, worker)
         return dict(answer, action="stop", status="running")
     raise Conflict(f"run {run_id} has already ended ({status})")
+
+
+def _send_stop(job_id: str) -> None:
+    """RQ's stop command for a running job. A run is ``running`` from just before its
+    worker forks (worker.prefork), while RQ names the job's worker only once the work
+    horse has started: a stop in between waits for that, up to ``STOP_START_GRACE``.
+
+    Raises:
+        NoSuchJobError, InvalidJobOperation: RQ runs no such job.
+        RedisError: Redis is away.
+    """
+    deadline = time.monotonic() + STOP_START_GRACE
+    while True:
+        try:
+            send_stop_job_command(redis_connection(), job_id, serializer=JSONSerializer)
+            return
+        except InvalidJobOperation:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _stop_moved(run_id: int) -> dict[str, Any]:
