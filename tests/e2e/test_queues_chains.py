@@ -21,6 +21,7 @@ from datetime import datetime
 
 import pytest
 
+from tests.conftest import start_or_report
 from tests.support.processes import VENV_BIN, Stack, wait_until
 
 
@@ -29,14 +30,9 @@ def qc(request, tmp_path_factory, redis_server, database_url):
     """Web + two workers on queue ``taskpulse`` (the scanners worker is a test's own)."""
     workdir = tmp_path_factory.mktemp("queues-chains")
     redis_server.client().flushdb()
-    stack = Stack(redis_server, workdir, async_mode="eventlet", database_url=database_url,
-                  extra_env={"TASKPULSE_ALERT_WATCH_SECONDS": "1"})
-    try:
-        stack.start(workers=2)
-    except Exception:
-        print(stack.logs())
-        stack.stop()
-        raise
+    stack = start_or_report(Stack(redis_server, workdir, async_mode="eventlet", database_url=database_url,
+                                  extra_env={"TASKPULSE_ALERT_WATCH_SECONDS": "1"}))
+    stack.start_worker()
     failed_before = request.session.testsfailed
     yield stack
     stack.stop()
