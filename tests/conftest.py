@@ -152,16 +152,19 @@ def postgres_url():
 _STACKS = itertools.count()
 
 
-def _start_stack(tmp_path_factory, redis_server, database_url, async_mode: str) -> Stack:
+def _start_stack(tmp_path_factory, redis_server, database_url, async_mode: str,
+                 extra_env: dict[str, str] | None = None) -> Stack:
     """A started Stack with a database of its own: a SQLite file, or a fresh PostgreSQL
     database beside ``database_url`` (a module's stacks in each async mode create the
-    same task names); ``stack.stop()`` drops it."""
+    same task names); ``stack.stop()`` drops it. A test module may set ``STACK_ENV``
+    (a dict) for its stacks' environment."""
     workdir = tmp_path_factory.mktemp(f"stack-{async_mode}")
     redis_server.client().flushdb()
     drop = None
     if database_url:
         database_url, drop = _fresh_postgres_database(database_url, f"s{next(_STACKS)}")
-    stack = Stack(redis_server, workdir, async_mode=async_mode, database_url=database_url)
+    stack = Stack(redis_server, workdir, async_mode=async_mode, database_url=database_url,
+                  extra_env=extra_env)
     if drop is not None:
         stack.cleanups.append(drop)
     return start_or_report(stack)
@@ -181,7 +184,8 @@ def start_or_report(stack: Stack) -> Stack:
 def stack(request, tmp_path_factory, redis_server, database_url):
     """The live system in each async mode, served as the README deploys it (eventlet:
     ``python wsgi.py``; threading and gevent: gunicorn), plus a forking rq worker."""
-    stack = _start_stack(tmp_path_factory, redis_server, database_url, request.param)
+    stack = _start_stack(tmp_path_factory, redis_server, database_url, request.param,
+                         getattr(request.module, "STACK_ENV", None))
     yield stack
     stack.stop()
     if request.session.testsfailed:

@@ -66,6 +66,9 @@ class Config:
         # None means "same origin only" to python-engineio; never '*' or [].
         self.CORS_ALLOWED_ORIGINS = [o.strip() for o in origins.split(",") if o.strip()] or None
         self.RQ_QUEUE = env.get("TASKPULSE_QUEUE", DEFAULT_QUEUE)
+        # Batches of task_update (webapp.live.fanout): a window sized to what a batch
+        # costs to send (1), or always the full 100 ms (0, the first release's).
+        self.BATCH_ADAPTIVE = env.get("TASKPULSE_BATCH_ADAPTIVE", "1") != "0"
         # Alerts (webapp.alerts): deliveries have a queue of their own, so a busy run
         # queue never delays them; a channel sends at most ALERT_CAP messages in
         # ALERT_WINDOW seconds (more are folded into one summary); a refused delivery

@@ -160,7 +160,7 @@ def mount(app: Flask, url_prefix: str = "", host_login: HostLogin | None = None,
         message_queue=app.config["REDIS_URL"],
         # Explicit, so redis+sentinel:// URLs work too (Flask-SocketIO would pick Kombu);
         # a RedisManager that also sends task_updates batches (webapp.live.fanout).
-        client_manager=sockets.client_manager(app.config["REDIS_URL"]),
+        client_manager=sockets.client_manager(app.config["REDIS_URL"], app.config["BATCH_ADAPTIVE"]),
         async_mode=app.config["ASYNC_MODE"],
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
         path=state.socketio_path,

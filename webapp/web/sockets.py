@@ -269,12 +269,13 @@ def _subscribe_notifications(principal: Principal, since: int | None, snapshot: 
     return ack
 
 
-def client_manager(redis_url: str) -> fanout.CoalescingRedisManager:
+def client_manager(redis_url: str, adaptive: bool = True) -> fanout.CoalescingRedisManager:
     """The Socket.IO server's client manager: the Redis message queue (channel
     ``flask-socketio``) that also sends ``task_updates`` batches to the connections that
     subscribed to ``tasks`` with ``"batch": true``, in a window sized to what a batch
-    costs to send (none for a few pages, up to 100 ms at a thousand)."""
-    return fanout.CoalescingRedisManager(redis_url, channel=MESSAGE_QUEUE_CHANNEL, adaptive=True)
+    costs to send (none for a few pages, up to 100 ms at a thousand), or with
+    ``adaptive`` False always the full window."""
+    return fanout.CoalescingRedisManager(redis_url, channel=MESSAGE_QUEUE_CHANNEL, adaptive=adaptive)
 
 
 def register(sio=socketio) -> None:
