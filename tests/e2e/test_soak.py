@@ -21,6 +21,7 @@ import pytest
 from bench.soak import run_soak
 from bench.soak_system import FAULTS
 from tests.conftest import strict
+from tests.support.own_thread import run_in_own_thread
 from tests.support.postgres_cluster import PostgresMissing, bindir
 
 pytestmark = pytest.mark.own_cluster
@@ -34,7 +35,8 @@ def figures():
         if strict():
             pytest.fail(str(exc))
         pytest.skip(str(exc))
-    return run_soak(minutes=2, fault_every=18, clients=200, warmup=30)
+    # In its own thread: the browser tests before it leave Playwright's loop in this one.
+    return run_in_own_thread(lambda: run_soak(minutes=2, fault_every=18, clients=200, warmup=30))
 
 
 @pytest.mark.timeout(600)
