@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import socketio
 from rq.job import Job
@@ -544,4 +545,46 @@ def test_a_queued_run_whose_job_vanished_from_redis_is_queued_again(rc, live_cli
     print(f"\nvanished job -> queued again and run: {time.monotonic() - started:.1f} s")
     assert final["job_id"] == job_id
     assert "recovered" in rc.api("GET", f"/runs/{run_id}").json()["output"]
+    assert client.statuses(run_id) == ["queued", "running", "success"]
+
+
+def waiting_on_its_queue(redis, pid: int, within: float) -> bool:
+    """True when process ``pid`` has a Redis connection blocked in BLMOVE (an idle RQ
+    worker waiting for a job) that it issued at most ``within`` seconds ago."""
+    ports = {c.laddr.port for c in psutil.Process(pid).net_connections(kind="tcp") if c.laddr}
+    return any(client.get("cmd") == "blmove" and int(client["idle"]) <= within
+               and int(client["addr"].rsplit(":", 1)[1]) in ports
+               for client in redis.client_list())
+
+
+def test_a_job_taken_by_a_worker_killed_before_it_began_is_queued_again(rc, live_client_factory, unique_name,
+                                                                        redis_server):
+    # A worker stopped while it waits on its queue still gets the job from Redis (the
+    # blocked BLMOVE is served), then dies before it can begin: the job sits in RQ's
+    # intermediate list, no live worker holds it, and the run says queued.
+    queue = f"takers-{uuid.uuid4().hex[:8]}"
+    intermediate = f"rq:queue:{queue}:intermediate"
+    redis = redis_server.client()
+    client = live_client_factory(rc.base_url)
+    taker = rc.start_worker(queues=(queue,))
+    wait_until(lambda: waiting_on_its_queue(redis, taker.pid, within=3), 40, what="the taker waiting on its queue")
+    os.kill(taker.pid, signal.SIGSTOP)
+    try:
+        task = rc.create_task(unique_name, "echo taken again", queue=queue)
+        run_id = run_now(rc, task["id"])
+        job_id = f"run-{run_id}"
+        wait_until(lambda: redis.lpos(intermediate, job_id) is not None, 10, what="the job handed to the taker")
+    finally:
+        taker.stop(signal.SIGKILL)
+    assert client.statuses(run_id) == ["queued"]
+    assert redis.llen(f"rq:queue:{queue}") == 0
+    second = rc.start_worker(queues=(queue,))
+    try:
+        started = time.monotonic()
+        final = client.wait_status(run_id, "success", timeout=40)
+        print(f"\ntaken by a dead worker -> queued again and run: {time.monotonic() - started:.1f} s")
+    finally:
+        second.stop()
+    assert final["job_id"] == job_id
+    assert "taken again" in rc.api("GET", f"/runs/{run_id}").json()["output"]
     assert client.statuses(run_id) == ["queued", "running", "success"]

@@ -12,7 +12,7 @@ BOUNDED = {
     # RQ: one of each per queue; entries leave as jobs run or their TTLs pass.
     r"rq:queue:[\w.-]+": "list of waiting job ids (empty once the queue is drained)",
     r"rq:queue:[\w.-]+:intermediate": "job ids a worker took and has not started yet (one a worker; "
-                                       "RQ's maintenance fails those left by a killed worker after 1 min)",
+                                       "the lost-run sweep queues again those a killed worker left)",
     r"rq:queues": "set of queue names",
     r"rq:(?:wip|started|finished|failed|deferred|scheduled|canceled|active|intermediate)"
     r":[\w.-]+": "registry sorted set; each entry's score is its expiry, RQ's cleanup drops it then",

@@ -1,6 +1,6 @@
 """Periodic housekeeping, called from the scheduler leader's tick (every half second):
-the lost-run sweep (runs whose worker died, queued runs whose job vanished) every
-``lost_runs.SWEEP_SECONDS`` and retention every hour, in
+the lost-run sweep (runs whose worker died, queued runs whose job vanished or was taken
+by a worker that died) every ``lost_runs.SWEEP_SECONDS`` and retention every hour, in
 time-boxed batches so a tick never stalls the schedule. Never raises: a failure is
 logged and retried later, and the tick goes on."""
 from __future__ import annotations
@@ -29,7 +29,7 @@ def run_due(connection: Redis, now: float | None = None) -> None:
         _due["sweep"] = now + lost_runs.SWEEP_SECONDS
         try:
             lost_runs.sweep(connection)
-            lost_runs.requeue_vanished(connection)
+            lost_runs.requeue_unstarted(connection)
         except Exception:
             db.session.rollback()
             log.warning("housekeeping: lost-run sweep failed", exc_info=True)

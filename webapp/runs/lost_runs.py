@@ -13,12 +13,14 @@ The other deaths are caught where they happen: a killed work horse by the worker
 the horse itself (it watches its parent).
 
 Lost jobs: a ``queued`` run whose RQ job is gone from Redis (Redis restarted without
-persistence, or flushed) would wait forever and block its task. :func:`requeue_vanished`
-puts such a run's job on the queue again, under the same job id.
+persistence, or flushed), or was taken by a worker killed before it began the job
+(:mod:`webapp.runs.job_placement`), would wait forever and block its task.
+:func:`requeue_unstarted` puts such a run's job on the queue again, under the same job id.
 """
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from flask import current_app
@@ -30,7 +32,7 @@ from webapp.core.extensions import db
 from webapp.core.models import Task, TaskRun
 from webapp.core.redis import redis_connection
 from webapp.core.timeutil import utcnow
-from webapp.runs import output
+from webapp.runs import job_placement, output
 from webapp.runs.dispatch import enqueue_run, job_exists, job_timeout
 from webapp.runs.liveness import liveness_key
 from webapp.runs.state import update_task_status
@@ -38,6 +40,10 @@ from webapp.runs.state import update_task_status
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 5      # how often the scheduler looks for lost runs
+# An orphaned job is queued again when a second sweep, this much later or more, finds
+# it so still (one look can catch a live worker between two of its steps).
+ORPHAN_CONFIRM_SECONDS = SWEEP_SECONDS / 2
+ORPHAN_KEY_TTL = 6 * SWEEP_SECONDS
 
 
 def sweep(connection: Redis | None = None) -> list[int]:
@@ -82,8 +88,9 @@ def sweep(connection: Redis | None = None) -> list[int]:
     return lost
 
 
-def requeue_vanished(connection: Redis | None = None) -> list[int]:
-    """Enqueue again the queued runs whose RQ job has vanished; return their ids.
+def requeue_unstarted(connection: Redis | None = None) -> list[int]:
+    """Enqueue again the queued runs whose RQ job has vanished, or was taken by a worker
+    that died before it began (confirmed on a later sweep); return their ids.
 
     Only runs queued longer than ``REQUEUE_AFTER_SECONDS`` (Run Now commits the run a
     moment before it enqueues the job) and not held back by the overlap rule (those have
@@ -92,24 +99,48 @@ def requeue_vanished(connection: Redis | None = None) -> list[int]:
     redis = connection or redis_connection()
     grace = timedelta(seconds=current_app.config["REQUEUE_AFTER_SECONDS"])
     rows = db.session.execute(
-        select(TaskRun.id, TaskRun.job_id, TaskRun.task_id)
+        select(TaskRun.id, TaskRun.job_id, TaskRun.task_id, Task.queue)
+        .join(Task, Task.id == TaskRun.task_id)
         .where(TaskRun.status == "queued", TaskRun.held.is_(False),
                TaskRun.job_id.is_not(None), TaskRun.queued_at < utcnow() - grace)
         .order_by(TaskRun.id)
     ).all()
     db.session.rollback()
     requeued = []
-    for run_id, job_id, task_id in rows:
+    for run_id, job_id, task_id, queue_name in rows:
+        queue_name = queue_name or current_app.config["RQ_QUEUE"]
         if job_exists(job_id, redis):
-            continue
+            if not _confirmed_orphan(redis, job_id, queue_name):
+                continue
+            job_placement.forget_taken(redis, job_id, queue_name)
+            log.warning("run %s: its job %s was taken by a worker that died before it began; "
+                        "queueing it again", run_id, job_id)
+        else:
+            log.warning("run %s: its job %s vanished from Redis while queued; queueing it again",
+                        run_id, job_id)
         task = db.session.get(Task, task_id)
         name, timeout = task.name, job_timeout(task)
         db.session.rollback()
-        log.warning("run %s: its job %s vanished from Redis while queued; queueing it again",
-                    run_id, job_id)
         try:
             enqueue_run(run_id, job_id, name, timeout)
         except QueueUnavailable:
             continue  # enqueue_run failed the run, with the reason, for every page to see
         requeued.append(run_id)
     return requeued
+
+
+def _confirmed_orphan(redis: Redis, job_id: str, queue_name: str) -> bool:
+    """True when this sweep and an earlier one (at least ``ORPHAN_CONFIRM_SECONDS``
+    before, within ``ORPHAN_KEY_TTL``) both found job ``job_id`` orphaned."""
+    key = f"taskpulse:orphan:{job_id}"
+    if not job_placement.orphaned(redis, job_id, queue_name):
+        redis.delete(key)
+        return False
+    now = time.time()
+    if redis.set(key, now, nx=True, ex=ORPHAN_KEY_TTL):
+        return False
+    first_seen = float(redis.get(key) or now)
+    if now - first_seen < ORPHAN_CONFIRM_SECONDS:
+        return False
+    redis.delete(key)
+    return True
