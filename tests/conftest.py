@@ -28,13 +28,22 @@ def strict() -> bool:
 FIRST_PASS_ONLY = ("sqlite_only", "own_cluster", "pages_only")
 
 
+# The web server's async modes other than the default: what they change is the server,
+# whatever the database, so the PostgreSQL pass runs the stack tests in eventlet only.
+OTHER_ASYNC_MODES = ("threading", "gevent")
+
+
 def _first_pass_only(item) -> bool:
-    return any(item.get_closest_marker(name) for name in FIRST_PASS_ONLY)
+    if any(item.get_closest_marker(name) for name in FIRST_PASS_ONLY):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("stack") in OTHER_ASYNC_MODES
 
 
 def pytest_collection_modifyitems(config, items):
     """Leave out (deselect, not skip) the tests marked ``sqlite_only``, ``own_cluster``
-    or ``pages_only`` when the suite runs on PostgreSQL."""
+    or ``pages_only``, and the stack tests in threading and gevent mode, when the suite
+    runs on PostgreSQL."""
     if not os.environ.get("TASKPULSE_TEST_DATABASE_URL"):
         return
     left_out = [item for item in items if _first_pass_only(item)]
