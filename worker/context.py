@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 from flask import Flask
 
+from webapp.core.db_retry import close_session
+
 _app: Flask | None = None
 
 
@@ -24,6 +26,10 @@ def app() -> Flask:
 
 @contextmanager
 def app_context() -> Iterator[Flask]:
-    """Run the block inside the app's context; the DB session is closed on exit."""
+    """Run the block inside the app's context; the DB session is closed on exit, also
+    when the database has just dropped its connection (``close_session``)."""
     with app().app_context() as ctx:
-        yield ctx.app
+        try:
+            yield ctx.app
+        finally:
+            close_session()

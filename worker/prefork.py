@@ -17,7 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.job import Job, _job_stack
 from sqlalchemy.orm import configure_mappers, joinedload
 
-from webapp.core.db_retry import is_outage
+from webapp.core.db_retry import close_session, is_outage
 from webapp.core.extensions import db
 from webapp.core.models import Task, TaskRun
 from webapp.runs.state import UnknownRun, update_task_status
@@ -81,7 +81,7 @@ def mark_running(run_id: int, worker_name: str, job_id: str) -> bool:
                 log.exception("run %s: running not recorded by the worker", run_id)
             return False
         finally:
-            db.session.close()
+            close_session()
             _drop_sqlite_connections()
 
 

@@ -133,3 +133,24 @@ def test_a_background_loop_says_a_database_outage_once_until_it_is_back(caplog):
         ("INFO", "the test loop: the database is back", False),
         ("ERROR", "the test loop failed", True),
     ]
+
+
+def test_a_connection_cut_after_a_read_does_not_fail_the_close(redis_server, postgres_url):
+    # A work horse reads its run, then PostgreSQL goes down before the block ends: the
+    # read stands, and the close (whose rollback finds the connection cut) is not an error.
+    import psycopg
+    from sqlalchemy import text
+
+    from webapp import create_app
+    from webapp.core.db_retry import close_session
+    from webapp.core.extensions import db
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": postgres_url.replace(
+        "postgresql://", "postgresql+psycopg://", 1), "REDIS_URL": redis_server.url, "ASYNC_MODE": "threading"})
+    with app.app_context():
+        backend = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        close_session()
+        assert db.session.execute(text("SELECT 1")).scalar() == 1  # a new connection
+        db.engine.dispose()

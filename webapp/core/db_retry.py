@@ -75,3 +75,19 @@ class LoopErrors:
         if self.away:
             self.away = False
             self.logger.info("%s: the database is back", self.what)
+
+
+def close_session() -> None:
+    """Close the session (end its transaction, hand back its connection). When the
+    database has just cut the connection, the rollback at the close fails; the
+    transaction died with the connection, so there is nothing to undo: that is logged,
+    not raised (a read that succeeded must not fail the job that made it), and the
+    session, now without the dead connection, is closed again."""
+    try:
+        db.session.remove()
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        log.warning("database connection lost before the session's close (%s); nothing to roll back",
+                    str(exc).splitlines()[0][:200])
+        db.session.remove()
