@@ -62,7 +62,9 @@ def test_host_login_reaches_the_live_page_and_run_now_goes_live(host, tabs, uniq
     alice = host_sign_in(alice_tab, host.host_url, ALICE)
     expect(alice_tab.get_by_test_id("whoami")).to_have_text("alice (admin)")
     expect(alice_tab.get_by_test_id("logout")).to_have_attribute("href", "/logout")
-    assert alice.transport() == "websocket"
+    # Socket.IO starts on long-polling and upgrades: wait for the upgrade, not the first look.
+    alice_tab.wait_for_function("() => window.taskpulse.socket.io.engine.transport.name === 'websocket'",
+                                timeout=15_000)
     bob = host_sign_in(tabs.open(), host.host_url, BOB)
     expect(bob.page.get_by_test_id("whoami")).to_have_text("bob (viewer)")
     expect(bob.run_now_button(task["id"])).to_have_count(0)
