@@ -42,12 +42,12 @@ run: setup
 	@scripts/run-local.sh
 
 # Strict: a test whose tool (Chromium, nginx, systemd-analyze, PostgreSQL) is missing
-# fails instead of being skipped, so a green run means everything ran. The first pass
-# and the PostgreSQL pass run side by side (scripts/test-passes.sh says why).
+# fails instead of being skipped, so a green run means everything ran.
 test: export TASKPULSE_TESTS_STRICT = 1
 test: setup system-deps postgres-reachable
 	$(MAKE) --no-print-directory test-js
-	scripts/test-passes.sh "$(TEST_POSTGRES_URL)"
+	$(BIN)/python -m pytest --durations=25
+	$(MAKE) --no-print-directory test-postgres
 
 # The front end's unit tests (the live-sync rules): Node's own runner, no npm package.
 test-js:

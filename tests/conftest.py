@@ -25,7 +25,9 @@ def strict() -> bool:
 # Left out of the PostgreSQL pass: SQLite's own file or locks, a test that brings its
 # own PostgreSQL cluster, or one about the pages alone (contrast, layout, keys): on
 # PostgreSQL they would only run the same thing twice.
-FIRST_PASS_ONLY = ("sqlite_only", "own_cluster", "pages_only")
+FIRST_PASS_ONLY = ("sqlite_only", "own_cluster", "pages_only", "own_databases")
+# A test on the machine's PostgreSQL whatever the suite's database runs the same twice.
+OWN_DATABASE_FIXTURES = {"postgres_url"}
 
 
 # The web server's async modes other than the default: what they change is the server,
@@ -36,14 +38,16 @@ OTHER_ASYNC_MODES = ("threading", "gevent")
 def _first_pass_only(item) -> bool:
     if any(item.get_closest_marker(name) for name in FIRST_PASS_ONLY):
         return True
+    if OWN_DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
     callspec = getattr(item, "callspec", None)
     return callspec is not None and callspec.params.get("stack") in OTHER_ASYNC_MODES
 
 
 def pytest_collection_modifyitems(config, items):
-    """Leave out (deselect, not skip) the tests marked ``sqlite_only``, ``own_cluster``
-    or ``pages_only``, and the stack tests in threading and gevent mode, when the suite
-    runs on PostgreSQL."""
+    """Leave out (deselect, not skip) the tests marked ``sqlite_only``, ``own_cluster``,
+    ``pages_only`` or ``own_databases``, those on the ``postgres_url`` fixture, and the
+    stack tests in threading and gevent mode, when the suite runs on PostgreSQL."""
     if not os.environ.get("TASKPULSE_TEST_DATABASE_URL"):
         return
     left_out = [item for item in items if _first_pass_only(item)]

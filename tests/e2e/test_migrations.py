@@ -27,6 +27,8 @@ OLD_TOKEN = "tok-from-the-first-release"
 # the output search's trigram indexes,
 # after 0007: params and secrets, after 0006: the metrics rollup, after 0005: alerts).
 HEAD = "0009"
+# Each test runs on SQLite and on the machine's PostgreSQL, whatever the suite's database.
+pytestmark = pytest.mark.own_databases
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
