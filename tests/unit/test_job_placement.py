@@ -12,11 +12,8 @@ JOB = "run-7"
 
 
 @pytest.fixture
-def redis(redis_server):
-    client = redis_server.client()
-    client.flushdb()
-    yield client
-    client.flushdb()
+def redis(clean_redis):
+    return clean_redis
 
 
 def job(redis, status: str = "queued") -> None:
