@@ -32,32 +32,32 @@ def taken(redis, worker: str | None) -> None:
 def test_a_job_waiting_on_its_queue_is_not_orphaned(redis):
     job(redis)
     redis.rpush(f"rq:queue:{QUEUE}", "run-1", JOB)
-    assert not job_placement.orphaned(redis, JOB, QUEUE)
+    assert not job_placement.orphaned(redis, JOB)
 
 
 def test_a_job_taken_and_never_recorded_is_orphaned(redis):
     job(redis)
     taken(redis, worker=None)
-    assert job_placement.orphaned(redis, JOB, QUEUE)
+    assert job_placement.orphaned(redis, JOB)
 
 
 def test_a_job_held_by_a_live_worker_is_not_orphaned_and_by_a_dead_one_is(redis):
     job(redis, "started")
     taken(redis, worker="w1")
     beat(redis, "w1")
-    assert not job_placement.orphaned(redis, JOB, QUEUE)
+    assert not job_placement.orphaned(redis, JOB)
     redis.delete("taskpulse:worker:w1:alive")
-    assert job_placement.orphaned(redis, JOB, QUEUE)
+    assert job_placement.orphaned(redis, JOB)
 
 
 @pytest.mark.parametrize("status", ["scheduled", "deferred", "finished", "failed", "stopped", "canceled"])
 def test_a_job_rq_will_start_later_or_has_ended_is_not_orphaned(redis, status):
     job(redis, status)
-    assert not job_placement.orphaned(redis, JOB, QUEUE)
+    assert not job_placement.orphaned(redis, JOB)
 
 
 def test_a_job_gone_from_redis_is_not_orphaned(redis):
-    assert not job_placement.orphaned(redis, JOB, QUEUE)
+    assert not job_placement.orphaned(redis, JOB)
 
 
 def test_forgetting_a_dead_workers_hold_leaves_other_jobs_alone(redis):
@@ -65,7 +65,16 @@ def test_forgetting_a_dead_workers_hold_leaves_other_jobs_alone(redis):
     taken(redis, worker="w1")
     redis.rpush(f"rq:queue:{QUEUE}:intermediate", "run-8")
     redis.zadd(f"rq:wip:{QUEUE}", {"run-8:def": 9e9})
-    job_placement.forget_taken(redis, JOB, QUEUE)
+    job_placement.forget_taken(redis, JOB)
     assert [k.decode() for k in redis.lrange(f"rq:queue:{QUEUE}:intermediate", 0, -1)] == ["run-8"]
     assert [k.decode() for k in redis.zrange(f"rq:wip:{QUEUE}", 0, -1)] == ["run-8:def"]
     assert not redis.exists(f"rq:execution:{JOB}:abc")
+
+
+def test_the_job_is_looked_for_on_its_own_queue(redis):
+    # Its task moved to another queue meanwhile: the job still waits where it was put.
+    redis.hset(f"rq:job:{JOB}", mapping={"status": "queued", "origin": "old-queue"})
+    redis.rpush("rq:queue:old-queue", JOB)
+    assert not job_placement.orphaned(redis, JOB)
+    redis.delete("rq:queue:old-queue")
+    assert job_placement.orphaned(redis, JOB)

@@ -20,34 +20,39 @@ from webapp.runs.liveness import liveness_key
 TAKEN = {"queued", "started"}
 
 
-def orphaned(redis: Redis, job_id: str, queue_name: str) -> bool:
-    """True when job ``job_id`` (of queue ``queue_name``) exists, is not waiting on its
-    queue or in RQ's scheduled or deferred registries, and no worker whose liveness key
-    is still alive holds an execution of it: a worker took it and died before it began.
+def orphaned(redis: Redis, job_id: str) -> bool:
+    """True when job ``job_id`` exists, is not waiting on its queue (the job's own
+    ``origin``, whatever its task says now) or in RQ's scheduled or deferred registries,
+    and no worker whose liveness key is still alive holds an execution of it: a worker
+    took it and died before it began.
 
     A job that has ended in RQ (finished, failed, stopped, canceled) is never orphaned:
     its end is the run's business, not a reason to run it again. The answer is read in a
     few separate commands, so a worker between its first two steps can look like an
     orphan for a moment: callers confirm a verdict on a later sweep.
     """
-    queue_key = f"rq:queue:{queue_name}"
-    with redis.pipeline(transaction=False) as pipe:
-        pipe.hget(f"rq:job:{job_id}", "status")
-        pipe.lpos(queue_key, job_id)
-        pipe.zrange(f"rq:wip:{queue_name}", 0, -1)
-        status, position, in_progress = pipe.execute()
-    if status is None or position is not None:
+    status, origin = redis.hmget(f"rq:job:{job_id}", "status", "origin")
+    if status is None or origin is None or status.decode() not in TAKEN:
         return False
-    if status.decode() not in TAKEN:
+    queue_name = origin.decode()
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.lpos(f"rq:queue:{queue_name}", job_id)
+        pipe.zrange(f"rq:wip:{queue_name}", 0, -1)
+        position, in_progress = pipe.execute()
+    if position is not None:
         return False
     executions = [key.decode() for key in in_progress if key.decode().startswith(f"{job_id}:")]
     return not any(_owner_alive(redis, key) for key in executions)
 
 
-def forget_taken(redis: Redis, job_id: str, queue_name: str) -> None:
+def forget_taken(redis: Redis, job_id: str) -> None:
     """Drop a dead worker's marks of job ``job_id`` (its intermediate-list entry, its
-    executions), so that RQ's later clean-up does not fail the job again after it has
-    been queued anew and perhaps run."""
+    executions, on the job's own queue), so that RQ's later clean-up does not fail the
+    job again after it has been queued anew and perhaps run."""
+    origin = redis.hget(f"rq:job:{job_id}", "origin")
+    if origin is None:
+        return
+    queue_name = origin.decode()
     in_progress = redis.zrange(f"rq:wip:{queue_name}", 0, -1)
     executions = [key for key in in_progress if key.decode().startswith(f"{job_id}:")]
     with redis.pipeline(transaction=False) as pipe:

@@ -99,20 +99,18 @@ def requeue_unstarted(connection: Redis | None = None) -> list[int]:
     redis = connection or redis_connection()
     grace = timedelta(seconds=current_app.config["REQUEUE_AFTER_SECONDS"])
     rows = db.session.execute(
-        select(TaskRun.id, TaskRun.job_id, TaskRun.task_id, Task.queue)
-        .join(Task, Task.id == TaskRun.task_id)
+        select(TaskRun.id, TaskRun.job_id, TaskRun.task_id)
         .where(TaskRun.status == "queued", TaskRun.held.is_(False),
                TaskRun.job_id.is_not(None), TaskRun.queued_at < utcnow() - grace)
         .order_by(TaskRun.id)
     ).all()
     db.session.rollback()
     requeued = []
-    for run_id, job_id, task_id, queue_name in rows:
-        queue_name = queue_name or current_app.config["RQ_QUEUE"]
+    for run_id, job_id, task_id in rows:
         if job_exists(job_id, redis):
-            if not _confirmed_orphan(redis, job_id, queue_name):
+            if not _confirmed_orphan(redis, job_id):
                 continue
-            job_placement.forget_taken(redis, job_id, queue_name)
+            job_placement.forget_taken(redis, job_id)
             log.warning("run %s: its job %s was taken by a worker that died before it began; "
                         "queueing it again", run_id, job_id)
         else:
@@ -129,11 +127,11 @@ def requeue_unstarted(connection: Redis | None = None) -> list[int]:
     return requeued
 
 
-def _confirmed_orphan(redis: Redis, job_id: str, queue_name: str) -> bool:
+def _confirmed_orphan(redis: Redis, job_id: str) -> bool:
     """True when this sweep and an earlier one (at least ``ORPHAN_CONFIRM_SECONDS``
     before, within ``ORPHAN_KEY_TTL``) both found job ``job_id`` orphaned."""
     key = f"taskpulse:orphan:{job_id}"
-    if not job_placement.orphaned(redis, job_id, queue_name):
+    if not job_placement.orphaned(redis, job_id):
         redis.delete(key)
         return False
     now = time.time()
