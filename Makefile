@@ -53,10 +53,11 @@ test: setup system-deps postgres-reachable
 test-js:
 	node --test tests/js/
 
-# The whole-system and browser tests again on PostgreSQL at TEST_POSTGRES_URL (unit
-# tests use their own SQLite files and fakes). No PostgreSQL there is a failure.
+# The whole-system tests again on PostgreSQL at TEST_POSTGRES_URL (unit tests use their
+# own SQLite files and fakes; the pages use only the API and Socket.IO, which these
+# tests cover on both). No PostgreSQL there is a failure.
 test-postgres: setup postgres-reachable
-	TASKPULSE_TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest --durations=25 tests/e2e tests/browser
+	TASKPULSE_TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest --durations=25 tests/e2e
 
 postgres-reachable: setup
 	@$(BIN)/python -c "import psycopg,sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(TEST_POSTGRES_URL)" || \

@@ -26,8 +26,10 @@ def strict() -> bool:
 # own PostgreSQL cluster, or one about the pages alone (contrast, layout, keys): on
 # PostgreSQL they would only run the same thing twice.
 FIRST_PASS_ONLY = ("sqlite_only", "own_cluster", "pages_only", "own_databases")
-# A test on the machine's PostgreSQL whatever the suite's database runs the same twice.
+# A test on the machine's PostgreSQL whatever the suite's database runs the same twice,
+# and so does one that never asks for the suite's database (its stack keeps SQLite).
 OWN_DATABASE_FIXTURES = {"postgres_url"}
+SUITE_DATABASE_FIXTURE = "database_url"
 
 
 # The web server's async modes other than the default: what they change is the server,
@@ -38,7 +40,8 @@ OTHER_ASYNC_MODES = ("threading", "gevent")
 def _first_pass_only(item) -> bool:
     if any(item.get_closest_marker(name) for name in FIRST_PASS_ONLY):
         return True
-    if OWN_DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if OWN_DATABASE_FIXTURES & fixtures or SUITE_DATABASE_FIXTURE not in fixtures:
         return True
     callspec = getattr(item, "callspec", None)
     return callspec is not None and callspec.params.get("stack") in OTHER_ASYNC_MODES
@@ -46,8 +49,9 @@ def _first_pass_only(item) -> bool:
 
 def pytest_collection_modifyitems(config, items):
     """Leave out (deselect, not skip) the tests marked ``sqlite_only``, ``own_cluster``,
-    ``pages_only`` or ``own_databases``, those on the ``postgres_url`` fixture, and the
-    stack tests in threading and gevent mode, when the suite runs on PostgreSQL."""
+    ``pages_only`` or ``own_databases``, those on the ``postgres_url`` fixture or not on
+    the suite's database, and the stack tests in threading and gevent mode, when the
+    suite runs on PostgreSQL."""
     if not os.environ.get("TASKPULSE_TEST_DATABASE_URL"):
         return
     left_out = [item for item in items if _first_pass_only(item)]
