@@ -68,6 +68,13 @@ class BareRQ:
         return self
 
     def _listen(self) -> None:
+        try:
+            self._take_messages()
+        except (redis.RedisError, ValueError):
+            # stop() closes the subscription under this thread; nothing is waiting then.
+            pass
+
+    def _take_messages(self) -> None:
         for message in self._pubsub.listen():
             if message.get("type") != "message":
                 continue

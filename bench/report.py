@@ -86,14 +86,19 @@ def table() -> None:
     if d:
         rows.append(("fan-out, 100 clients, long-polling", f"p50 {d['emit_to_receive_ms']['p50']} ms, "
                      f"p99 {d['emit_to_receive_ms']['p99']} ms"))
-    d = load("run-latency")
-    if d:
-        rows.append(("Run Now -> success seen by a client", f"p50 {d['run_now_to_success_ms']['p50']} ms, "
-                     f"p99 {d['run_now_to_success_ms']['p99']} ms"))
-    d = load("throughput")
-    if d:
-        rows.append(("runs/s, 2 forking workers", f"{d['runs_per_second']} runs/s, "
-                     f"{d['events_received']}/{d['events_expected']} events"))
+    for name in ("run-latency", "run-latency-pg"):
+        d = load(name)
+        if d:
+            ours, bare = d["taskpulse_run_now_to_success_at_client_ms"], d["bare_rq_enqueue_to_callback_ms"]
+            rows.append((f"Run Now -> success seen by a client ({d['database']})",
+                         f"p50 {ours['p50']} ms, p99 {ours['p99']} ms; bare RQ p50 {bare['p50']} ms, "
+                         f"{d['ratio_p50_taskpulse_over_bare_rq']} x"))
+    for name in ("throughput", "throughput-pg"):
+        d = load(name)
+        if d:
+            rows.append((f"runs/s, 2 forking workers ({d['database']})",
+                         f"{d['runs_per_second']} runs/s, {d['events_received']}/{d['events_expected']} events; "
+                         f"bare RQ {d['bare_rq']['jobs_per_second']} jobs/s"))
     for n in (100, 500):
         d = load(f"idle-{n}")
         if d:

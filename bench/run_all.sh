@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark of bench/README.md, one after another, on a quiet machine (about 20
+# Every benchmark of bench/README.md, one after another, on a quiet machine (about 25
 # minutes). Figures go to bench/results/*.json; then `python -m bench.report` draws the
 # plots and prints the table.
 set -euo pipefail
@@ -14,7 +14,10 @@ run fanout-100 bench.fanout --clients 100 --events 100 --rate 10
 run fanout-1000 bench.fanout --clients 1000 --events 100 --rate 10
 run fanout-100-polling bench.fanout --clients 100 --events 100 --rate 10 --transport polling
 run run-latency bench.run_latency --runs 100
+run run-latency-pg bench.run_latency --runs 100 --database postgres
+run profile-run-now-pg bench.profile_run_now --runs 40 --database postgres
 run throughput bench.throughput --runs 300 --workers 2
+run throughput-pg bench.throughput --runs 300 --workers 2 --database postgres
 run idle-100 bench.idle_cost --pages 100 --seconds 60
 run idle-500 bench.idle_cost --pages 500 --seconds 60
 run schedule-lag bench.schedule_lag --tasks 10 --seconds 75
