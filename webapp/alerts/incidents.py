@@ -12,6 +12,7 @@ from sqlalchemy import select
 from webapp.alerts.outbox import Alert, add
 from webapp.core.extensions import db
 from webapp.core.models import Notification, Task, TaskRun
+from webapp.runs.state import RunEnd
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +22,14 @@ COUNTED = ("success", "failed")
 STREAK_SCAN = 1000
 
 
-def run_ended(run_id: int, status: str) -> None:
+def run_ended(end: RunEnd) -> None:
     """Write the alerts a run's end calls for (after its state change committed)."""
-    if status not in COUNTED:
+    status, run_id, notify = end.status, end.run_id, end.notify
+    if status not in COUNTED or not notify or not notify.get("channels"):
         return
     run = db.session.get(TaskRun, run_id)
-    task = db.session.get(Task, run.task_id) if run is not None else None
-    notify = task.notify if task is not None else None
-    if not notify or not notify.get("channels"):
+    task = db.session.get(Task, end.task_id)
+    if run is None or task is None:
         db.session.rollback()
         return
     wanted = set(notify.get("on") or ())

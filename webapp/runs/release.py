@@ -12,6 +12,7 @@ under the groups' lock.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
@@ -21,6 +22,9 @@ from webapp.core.models import ACTIVE_STATUSES, Task, TaskRun
 from webapp.live import events
 from webapp.runs import groups
 from webapp.runs.dispatch import enqueue_run, job_timeout
+
+if TYPE_CHECKING:
+    from webapp.runs.state import RunEnd
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ def release_held() -> list[int]:
     return released
 
 
-def run_ended(run_id: int, status: str) -> None:
+def run_ended(end: RunEnd) -> None:
     """Run-end listener: a slot or the task itself may have come free."""
     release_held()
 

@@ -1,8 +1,10 @@
 """The run state machine. ``update_task_status`` is the only way a run changes state."""
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,26 +32,46 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-# Called with (run id, status) after a run's move to a terminal status is committed and
+@dataclass(frozen=True)
+class RunEnd:
+    """A run's end as run-end listeners are told it: the run, its terminal status, and
+    its task's chain and alert settings as they stood in the transaction that ended it
+    (so a listener with nothing to do reads nothing: in a work horse every statement
+    is compiled anew)."""
+
+    run_id: int
+    status: str
+    task_id: int
+    then: tuple[dict[str, Any], ...] = ()
+    notify: dict[str, Any] | None = None
+
+
+# Called with a RunEnd after a run's move to a terminal status is committed and
 # published. Rooms above this one (alerts) register here, so this module never imports
 # them; a listener that fails is logged and never undoes or delays the state change.
-RunEndListener = Callable[[int, str], None]
+RunEndListener = Callable[[RunEnd], None]
 _run_end_listeners: list[RunEndListener] = []
 
 
 def on_run_end(listener: RunEndListener) -> None:
-    """Call ``listener(run_id, status)`` after every committed terminal move (once per
-    function, however many apps a process builds)."""
+    """Call ``listener(end)`` after every committed terminal move (once per function,
+    however many apps a process builds)."""
     if listener not in _run_end_listeners:
         _run_end_listeners.append(listener)
 
 
-def _tell_run_end(run_id: int, status: str) -> None:
+def _ending(run: TaskRun, task: Task) -> RunEnd:
+    return RunEnd(run.id, run.status, task.id, tuple(copy.deepcopy(task.then or [])),
+                  copy.deepcopy(task.notify) if task.notify else None)
+
+
+def _tell_run_end(end: RunEnd) -> None:
     for listener in list(_run_end_listeners):
         try:
-            listener(run_id, status)
+            listener(end)
         except Exception:
-            log.exception("run %s: run-end listener %s failed", run_id, getattr(listener, "__name__", listener))
+            log.exception("run %s: run-end listener %s failed", end.run_id,
+                          getattr(listener, "__name__", listener))
             db.session.rollback()
 
 
@@ -207,11 +229,12 @@ def update_task_status(
             task.last_error = run.error
     event = events.record(task, run)
     payload = event.payload
+    end = _ending(run, task) if status in TERMINAL_STATUSES else None
     db.session.commit()
     log.info("run %s: %s (seq %s)", run_id, status, payload["seq"])
     published = events.publish(payload)
-    if status in TERMINAL_STATUSES:
-        _tell_run_end(run_id, status)
+    if end is not None:
+        _tell_run_end(end)
     return published
 
 

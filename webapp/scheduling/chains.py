@@ -13,9 +13,9 @@ import logging
 from sqlalchemy import select
 
 from webapp.core.extensions import db
-from webapp.core.models import Task, TaskRun
+from webapp.core.models import Task
 from webapp.live import events
-from webapp.runs.state import record_skipped_run
+from webapp.runs.state import RunEnd, record_skipped_run
 from webapp.scheduling.fire import start_run
 
 log = logging.getLogger(__name__)
@@ -29,17 +29,14 @@ STARTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def run_ended(run_id: int, status: str) -> None:
+def run_ended(end: RunEnd) -> None:
     """Run-end listener: start the ended run's task's ``then`` children that apply."""
-    wanted = STARTS.get(status)
+    wanted = STARTS.get(end.status)
     if wanted is None:
         return
-    run = db.session.get(TaskRun, run_id)
-    then = run.task.then if run is not None else None
-    names = [entry["task"] for entry in then or [] if entry.get("when", "success") in wanted]
-    db.session.rollback()
+    names = [entry["task"] for entry in end.then if entry.get("when", "success") in wanted]
     for name in dict.fromkeys(names):
-        start_child(name, run_id)
+        start_child(name, end.run_id)
 
 
 def start_child(name: str, parent_run_id: int) -> str:
