@@ -201,9 +201,17 @@ def test_the_theme_toggle_is_remembered_and_applied_before_the_first_paint(event
     held = []
     page.route(re.compile(r"/static/js/(pages|ui|live)/"), lambda route: held.append(route))
     page.goto(f"{base}/docs/api", wait_until="commit")
-    page.wait_for_function("() => document.body !== null && document.querySelector('main') !== null")
+    # Parsed to the end (module scripts never block the parser), so every module has
+    # been asked for; none has run.
+    page.wait_for_function("() => document.readyState !== 'loading'")
     assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
     assert page_background(page) == BACKGROUND["dark"]
+    # The route handler runs when Playwright hands it the request: wait for that while
+    # the page is still held (a plain sleep would not let it run).
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
     assert held, "the page's modules were not held back"
     page.unroute(re.compile(r"/static/js/(pages|ui|live)/"))  # the held requests go on
     page.goto(f"{base}/docs/api")

@@ -152,3 +152,30 @@ def test_a_canceled_run_starts_nothing_and_a_disabled_child_is_a_skipped_run(ctx
     [skipped] = runs(child)
     assert (skipped.status, skipped.trigger, skipped.parent_run_id) == ("skipped", "chain", run["run_id"])
     assert "disabled" in skipped.error
+
+
+def test_the_end_of_a_run_without_chain_or_alert_channel_asks_chains_and_alerts_nothing(ctx):
+    # In a work horse every statement is compiled anew, so reads skipped here are
+    # milliseconds off every run (bench/README.md, issue 20).
+    from sqlalchemy import event
+
+    from webapp.alerts import incidents
+    from webapp.core.extensions import db
+    from webapp.runs.state import RunEnd
+    from webapp.scheduling import chains
+
+    plain = task(notify={"channels": [], "on": ["failure"]})
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        for status in ("success", "failed", "stopped"):
+            end = RunEnd(run_id=1, status=status, task_id=plain, notify={"channels": [], "on": ["failure"]})
+            chains.run_ended(end)
+            incidents.run_ended(end)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert statements == []
