@@ -202,8 +202,10 @@ def test_the_theme_toggle_is_remembered_and_applied_before_the_first_paint(event
     page.route(re.compile(r"/static/js/(pages|ui|live)/"), lambda route: held.append(route))
     page.goto(f"{base}/docs/api", wait_until="commit")
     # Parsed to the end (module scripts never block the parser), so every module has
-    # been asked for; none has run.
-    page.wait_for_function("() => document.readyState !== 'loading'")
+    # been asked for, none has run; and the stylesheets are in, as at the first paint
+    # (they hold the paint back, not the parser).
+    page.wait_for_function("() => document.readyState !== 'loading' && "
+                           "[...document.querySelectorAll('link[rel=stylesheet]')].every((link) => link.sheet)")
     assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
     assert page_background(page) == BACKGROUND["dark"]
     # The route handler runs when Playwright hands it the request: wait for that while
